@@ -1,0 +1,28 @@
+/*
+ * Pidfiles and lock files held with POSIX record locks.
+ *
+ * A POSIX (fcntl) lock names the process that holds it: F_GETLK returns the
+ * holder's PID, so another process can tell which daemon owns a pidfile
+ * without trusting the number written in it.  The lock survives execve(2),
+ * is never inherited by fork(2), and goes away when its holder dies.  It is
+ * also dropped when its holder closes any descriptor of the file, so the
+ * holder opens each file once and keeps that descriptor.
+ */
+#ifndef PIDFILE_H
+#define PIDFILE_H
+
+#include <sys/types.h>
+
+enum lock_result {
+	LOCK_TAKEN,		/* we hold the lock on *fdp */
+	LOCK_HELD,		/* the live process *holder holds it */
+	LOCK_OPEN_FAILED,	/* open(2) failed: see errno */
+	LOCK_NOT_FILE,		/* path names something not a regular file */
+	LOCK_FAILED,		/* fcntl(2) or stat(2) failed: see errno */
+	LOCK_STALE		/* internal: the file was replaced, retry */
+};
+
+enum lock_result lock_acquire(const char *path, int *fdp, pid_t *holder);
+int pidfile_write(int fd, pid_t pid);
+
+#endif
