@@ -94,8 +94,10 @@ static struct state st = {
 	.pid_fd = -1, .lock_fd = -1,
 };
 
+#define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
+
 static void parse_args(int, char *[]);
-static void parse_option(int, const char *);
+static void parse_option(int, char *);
 static mode_t parse_umask(const char *);
 _Noreturn static void usage(void);
 static void refuse_setid(void);
@@ -119,12 +121,14 @@ static int open_output(const char *);
 static void change_dir(void);
 static void switch_user(void);
 _Noreturn static void exec_command(void);
-static void verbose(const char *, ...);
-static size_t format_line(char *, size_t, int, const char *, va_list);
-_Noreturn static void die(int, const char *, ...);
-_Noreturn static void diex(int, const char *, ...);
-_Noreturn static void vdie(int, int, const char *, va_list);
-_Noreturn static void usage_error(const char *, ...);
+static void verbose(const char *, ...) PRINTF_LIKE(1, 2);
+static size_t format_line(char *, size_t, int, const char *, va_list)
+    PRINTF_LIKE(4, 0);
+_Noreturn static void die(int, const char *, ...) PRINTF_LIKE(2, 3);
+_Noreturn static void diex(int, const char *, ...) PRINTF_LIKE(2, 3);
+_Noreturn static void vdie(int, int, const char *, va_list)
+    PRINTF_LIKE(3, 0);
+_Noreturn static void usage_error(const char *, ...) PRINTF_LIKE(1, 2);
 
 static const char usage_text[] =
 "usage: daemonize [-afhvV] [-c dir] [-E name=value] [-e file] [-l lockfile]\n"
@@ -224,7 +228,7 @@ parse_args(int argc, char *argv[])
 
 /* Takes one option letter and its argument. */
 static void
-parse_option(int c, const char *arg)
+parse_option(int c, char *arg)
 {
 	switch (c) {
 	case 'a':
@@ -237,7 +241,7 @@ parse_option(int c, const char *arg)
 		if (strchr(arg, '=') == NULL || arg[0] == '=')
 			usage_error("option -E wants NAME=VALUE, not '%s'",
 			    arg);
-		st.opt.env[st.opt.nenv++] = (char *)arg;
+		st.opt.env[st.opt.nenv++] = arg;
 		break;
 	case 'e':
 		st.opt.err = arg;

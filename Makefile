@@ -1,0 +1,69 @@
+.POSIX:
+
+VERSION = 0.1.0
+PREFIX = /usr/local
+BINDIR = $(PREFIX)/bin
+MANPREFIX = $(PREFIX)/share/man
+
+CC = cc
+CFLAGS = -O2
+# Our warnings live apart from CFLAGS, so that CFLAGS=... keeps them.
+WARNINGS = -std=c11 -Wall -Wextra -Wpedantic -Werror -Wshadow \
+	-Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wwrite-strings \
+	-Wvla -Wundef -Wcast-qual
+DEFS = -DVERSION='"$(VERSION)"'
+SANITIZE = -fsanitize=address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer -g
+
+SRC = daemonize.c pidfile.c
+HDR = pidfile.h
+TESTBINS = daemonize-close-proc daemonize-close-loop
+
+all: daemonize
+
+daemonize: $(SRC) $(HDR)
+	$(CC) $(WARNINGS) $(DEFS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(SRC)
+
+# The same program, forced onto each close_range(2) fallback.
+daemonize-close-proc: $(SRC) $(HDR)
+	$(CC) $(WARNINGS) $(DEFS) -DCLOSE_FDS_FALLBACK=1 $(CPPFLAGS) $(CFLAGS) \
+	    $(LDFLAGS) -o $@ $(SRC)
+
+daemonize-close-loop: $(SRC) $(HDR)
+	$(CC) $(WARNINGS) $(DEFS) -DCLOSE_FDS_FALLBACK=2 $(CPPFLAGS) $(CFLAGS) \
+	    $(LDFLAGS) -o $@ $(SRC)
+
+daemonize-san: $(SRC) $(HDR)
+	$(CC) $(WARNINGS) $(DEFS) $(SANITIZE) $(CPPFLAGS) $(CFLAGS) \
+	    $(LDFLAGS) -o $@ $(SRC)
+
+check: daemonize $(TESTBINS)
+	mandoc -Tlint daemonize.1
+	bats test/
+
+# The whole suite again, against an ASan + UBSan build.
+sanitize: daemonize-san $(TESTBINS)
+	ASAN_OPTIONS=abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1 \
+	    DAEMONIZE="$$PWD/daemonize-san" bats test/
+
+lint:
+	mandoc -Tlint daemonize.1
+	shellcheck -S warning .ci/run test/helpers.bash
+	shellcheck -S warning -s bash test/*.bats
+
+install: daemonize
+	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANPREFIX)/man1
+	cp -f daemonize $(DESTDIR)$(BINDIR)/daemonize
+	chmod 0755 $(DESTDIR)$(BINDIR)/daemonize
+	sed 's/@VERSION@/$(VERSION)/' daemonize.1 \
+	    > $(DESTDIR)$(MANPREFIX)/man1/daemonize.1
+	chmod 0644 $(DESTDIR)$(MANPREFIX)/man1/daemonize.1
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/daemonize \
+	    $(DESTDIR)$(MANPREFIX)/man1/daemonize.1
+
+clean:
+	rm -f daemonize daemonize-san $(TESTBINS)
+
+.PHONY: all check sanitize lint install uninstall clean

@@ -1,0 +1,166 @@
+# Shared by every test file: load helpers
+# shellcheck shell=bash
+
+DAEMONIZE=${DAEMONIZE:-"$BATS_TEST_DIRNAME/../daemonize"}
+
+# Each test runs in its own directory, and tags every process it starts
+# through the environment, so teardown can find them in /proc by PID.
+setup() {
+	cd "$BATS_TEST_TMPDIR" || return 1
+	export DAEMONIZE_TEST_TAG="$BATS_TEST_TMPDIR"
+	# shellcheck disable=SC2034 # the tests' pidfile
+	PF="$BATS_TEST_TMPDIR/d.pid"
+}
+
+teardown() {
+	kill_test_processes
+	remove_public_dirs
+}
+
+# Kills, by PID, every process whose environment carries this test's tag:
+# the daemons it started, whether or not they wrote a pidfile.
+kill_test_processes() {
+	local d
+	for d in /proc/[0-9]*; do
+		[ "${d#/proc/}" = "$BASHPID" ] && continue
+		tagged "${d#/proc/}" && kill -KILL "${d#/proc/}" 2>/dev/null
+	done
+	return 0
+}
+
+# True if PID carries this test's tag in the environment it was started with.
+tagged() {
+	local env
+	env=$(tr '\0' '\n' 2>/dev/null <"/proc/$1/environ") || return 1
+	[[ $'\n'$env$'\n' == *$'\n'"DAEMONIZE_TEST_TAG=$BATS_TEST_TMPDIR"$'\n'* ]]
+}
+
+# The process state letter of PID (R, S, Z, ...), empty when gone.
+proc_state() {
+	local stat
+	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+	stat=${stat##*) }
+	printf '%s\n' "${stat%% *}"
+}
+
+# True if PID exists and is not a zombie (PID 1 reaps orphans late here).
+is_alive() {
+	local s
+	s=$(proc_state "$1")
+	[ -n "$s" ] && [ "$s" != Z ]
+}
+
+# Field N of /proc/PID/stat, numbered as in proc(5) (3 is the state).
+stat_field() {
+	local stat fields
+	stat=$(cat "/proc/$1/stat") || return 1
+	read -ra fields <<<"${stat##*) }"
+	printf '%s\n' "${fields[$2 - 3]}"
+}
+
+# The value of a field of /proc/PID/status, e.g. status_field 42 SigIgn.
+status_field() {
+	awk -v k="$2:" '$1 == k { $1 = ""; sub(/^ /, ""); print; exit }' \
+		"/proc/$1/status"
+}
+
+# The descriptors PID has open, sorted, on one line.
+open_fds() {
+	local f
+	for f in "/proc/$1/fd"/*; do
+		printf '%s\n' "${f##*/}"
+	done | sort -n | paste -sd ' '
+}
+
+# The PID in a pidfile.
+pid_in() {
+	local pid
+	read -r pid <"$1" && printf '%s\n' "$pid"
+}
+
+# Polls until CMD succeeds or SECS pass; fails in the second case.
+wait_until() {
+	local secs=$1 i
+	shift
+	for ((i = 0; i < secs * 50; i++)); do
+		"$@" && return 0
+		sleep 0.02
+	done
+	"$@"
+}
+
+# Live processes whose command line contains STRING, one PID per line.
+procs_with() {
+	local d cmd
+	for d in /proc/[0-9]*; do
+		cmd=$(tr '\0' ' ' 2>/dev/null <"$d/cmdline") || continue
+		[[ $cmd == *"$1"* ]] && is_alive "${d#/proc/}" &&
+			printf '%s\n' "${d#/proc/}"
+	done
+	return 0
+}
+
+require_root() {
+	[ "$(id -u)" -eq 0 ] || skip "needs root"
+}
+
+# Blocks SIGUSR1 and SIGTERM and ignores SIGHUP and SIGPIPE, then runs CMD,
+# as a careless caller (a script, a supervisor) might.
+with_signals_disturbed() {
+	perl -MPOSIX -e '
+		sigprocmask(SIG_BLOCK, POSIX::SigSet->new(SIGUSR1, SIGTERM))
+			or die "sigprocmask: $!";
+		$SIG{HUP} = $SIG{PIPE} = "IGNORE";
+		exec { $ARGV[0] } @ARGV or die "exec: $!";
+	' -- "$@"
+}
+
+# A directory other users can enter, removed by teardown; its path on stdout.
+public_dir() {
+	local dir
+	dir=$(mktemp -d /tmp/daemonize-test.XXXXXX) || return 1
+	chmod 0755 "$dir"
+	printf '%s\n' "$dir" >>"$BATS_TEST_TMPDIR/.public-dirs"
+	printf '%s\n' "$dir"
+}
+
+remove_public_dirs() {
+	local dir
+	[ -f "$BATS_TEST_TMPDIR/.public-dirs" ] || return 0
+	while read -r dir; do
+		rm -rf -- "$dir"
+	done <"$BATS_TEST_TMPDIR/.public-dirs"
+}
+
+# Runs CMD as nobody when root; as the current user otherwise.
+as_nobody() {
+	if [ "$(id -u)" -eq 0 ]; then
+		setpriv --reuid=65534 --regid=65534 --clear-groups -- "$@"
+	else
+		"$@"
+	fi
+}
+
+# Live processes carrying this test's tag, one PID per line.
+tagged_procs() {
+	local d
+	for d in /proc/[0-9]*; do
+		tagged "${d#/proc/}" && is_alive "${d#/proc/}" &&
+			printf '%s\n' "${d#/proc/}"
+	done
+	return 0
+}
+
+# After a failed start: no process of this test left, and no pidfile.
+assert_nothing_left() {
+	local left
+	left=$(tagged_procs)
+	if [ -n "$left" ]; then
+		echo "left running: $left" >&2
+		return 1
+	fi
+	if [ -e "$PF" ]; then
+		echo "pidfile left: $PF" >&2
+		return 1
+	fi
+}

@@ -1,0 +1,227 @@
+#!/usr/bin/env bats
+# The daemon's process state: detached, clean, and running the command.
+
+bats_require_minimum_version 1.5.0
+load helpers
+
+@test "launcher exits 0 and the daemon runs the command" {
+	run -0 --separate-stderr "$DAEMONIZE" -p "$PF" sleep 1000
+	[ -z "$output" ] && [ -z "$stderr" ]
+	pid=$(pid_in "$PF")
+	is_alive "$pid"
+	[ "$(tr '\0' ' ' <"/proc/$pid/cmdline")" = "sleep 1000 " ]
+}
+
+@test "the daemon is in a session of its own and is not its leader" {
+	"$DAEMONIZE" -p "$PF" sleep 1000
+	pid=$(pid_in "$PF")
+	sid=$(stat_field "$pid" 6)
+	[ "$sid" != "$pid" ]
+	[ "$sid" != "$(stat_field "$BASHPID" 6)" ]
+}
+
+@test "the middle process has exited and been reaped by the launcher" {
+	"$DAEMONIZE" -p "$PF" sleep 1000 &
+	launcher=$!
+	wait "$launcher"
+	pid=$(pid_in "$PF")
+	sid=$(stat_field "$pid" 6)
+	[ ! -e "/proc/$sid" ]
+	[ "$(stat_field "$pid" 4)" != "$launcher" ]
+}
+
+@test "the daemon has no controlling terminal when the launcher had one" {
+	script -qec "cut -d' ' -f7 /proc/\$\$/stat >tty_nr;
+		exec '$DAEMONIZE' -p '$PF' sleep 1000" /dev/null </dev/null
+	[ "$(cat tty_nr)" -ne 0 ]
+	pid=$(pid_in "$PF")
+	[ "$(stat_field "$pid" 7)" -eq 0 ]
+}
+
+@test "the working directory is / by default" {
+	"$DAEMONIZE" -p "$PF" sleep 1000
+	[ "$(readlink "/proc/$(pid_in "$PF")/cwd")" = / ]
+}
+
+@test "-c sets the working directory" {
+	mkdir work
+	"$DAEMONIZE" -c work -p "$PF" sleep 1000
+	[ "$(readlink "/proc/$(pid_in "$PF")/cwd")" = "$BATS_TEST_TMPDIR/work" ]
+}
+
+@test "the umask is 022 by default, whatever the launcher's" {
+	umask 077
+	"$DAEMONIZE" -p "$PF" sleep 1000
+	[ "$(status_field "$(pid_in "$PF")" Umask)" = 0022 ]
+}
+
+@test "-m sets the umask" {
+	"$DAEMONIZE" -m 027 -p "$PF" sleep 1000
+	[ "$(status_field "$(pid_in "$PF")" Umask)" = 0027 ]
+}
+
+@test "standard input, output and error are /dev/null by default" {
+	"$DAEMONIZE" -p "$PF" sleep 1000
+	pid=$(pid_in "$PF")
+	for fd in 0 1 2; do
+		[ "$(readlink "/proc/$pid/fd/$fd")" = /dev/null ]
+	done
+}
+
+# The control run shows the launcher really had those descriptors.
+check_no_fd_leaks() {
+	sleep 1000 5</dev/null 9</dev/null 1500</dev/null &
+	control=$!
+	[[ " $(open_fds "$control") " == *" 5 9 "*" 1500 "* ]]
+	kill "$control"
+	"$1" -p "$PF" sleep 1000 5</dev/null 9</dev/null 1500</dev/null
+	pid=$(pid_in "$PF")
+	read -r _ _ _ lockfd <<<"$(open_fds "$pid")"
+	[ "$(open_fds "$pid")" = "0 1 2 $lockfd" ]
+	[ "$(readlink "/proc/$pid/fd/$lockfd")" = "$PF" ]
+}
+
+@test "only 0-2 and the pidfile stay open when the launcher had 5, 9 and 1500" {
+	check_no_fd_leaks "$DAEMONIZE"
+}
+
+@test "without a pidfile only 0-2 stay open" {
+	"$DAEMONIZE" sleep 1000 5</dev/null 9</dev/null 1500</dev/null
+	wait_until 2 test -n "$(tagged_procs)"
+	[ "$(open_fds "$(tagged_procs)")" = "0 1 2" ]
+}
+
+@test "the /proc/self/fd fallback closes inherited descriptors" {
+	check_no_fd_leaks "$BATS_TEST_DIRNAME/../daemonize-close-proc"
+}
+
+@test "the loop fallback closes inherited descriptors" {
+	check_no_fd_leaks "$BATS_TEST_DIRNAME/../daemonize-close-loop"
+}
+
+@test "no signal is ignored or blocked when the launcher had some" {
+	run -0 with_signals_disturbed grep -E '^Sig(Blk|Ign)' /proc/self/status
+	[[ $output == *"SigBlk:	0000000000004200"* ]]
+	[[ $output == *"SigIgn:	0000000000001001"* ]]
+	with_signals_disturbed "$DAEMONIZE" -p "$PF" sleep 1000
+	pid=$(pid_in "$PF")
+	[ "$(status_field "$pid" SigBlk)" = 0000000000000000 ]
+	[ "$(status_field "$pid" SigIgn)" = 0000000000000000 ]
+}
+
+@test "a bare command name is looked up in PATH" {
+	mkdir bin
+	printf '#!/bin/sh\nexec sleep 1000\n' >bin/mycommand
+	chmod +x bin/mycommand
+	PATH="$BATS_TEST_TMPDIR/bin:$PATH" "$DAEMONIZE" -p "$PF" mycommand
+	pid=$(pid_in "$PF")
+	wait_until 2 test "$(tr '\0' ' ' <"/proc/$pid/cmdline")" = "sleep 1000 "
+}
+
+@test "a relative command path is taken from the launcher's directory" {
+	mkdir bin
+	printf '#!/bin/sh\nexec sleep 1000\n' >bin/mycommand
+	chmod +x bin/mycommand
+	run -0 "$DAEMONIZE" -p "$PF" ./bin/mycommand
+	is_alive "$(pid_in "$PF")"
+}
+
+@test "arguments reach the command exactly" {
+	"$DAEMONIZE" -o out printf '[%s]\n' 'a b' '' $'new\nline' 'é✓' '-v'
+	wait_until 2 test "$(wc -l <out)" -eq 6
+	[ "$(cat out)" = "$(printf '[%s]\n' 'a b' '' $'new\nline' 'é✓' '-v')" ]
+}
+
+@test "options end at the first non-option, so the command keeps its own" {
+	"$DAEMONIZE" -o out printf '%s\n' -p -v
+	wait_until 2 test "$(wc -l <out)" -eq 2
+	[ "$(cat out)" = $'-p\n-v' ]
+}
+
+@test "-E sets a variable and the rest of the environment is kept" {
+	export KEPT=yes
+	"$DAEMONIZE" -E NEW=value -E 'SPACED=a b=c' -p "$PF" sleep 1000
+	env=$(tr '\0' '\n' <"/proc/$(pid_in "$PF")/environ")
+	grep -qx 'NEW=value' <<<"$env"
+	grep -qx 'SPACED=a b=c' <<<"$env"
+	grep -qx 'KEPT=yes' <<<"$env"
+}
+
+@test "-E PATH=... is the PATH the command is looked up in" {
+	mkdir bin
+	printf '#!/bin/sh\nexec sleep 1000\n' >bin/onlyhere
+	chmod +x bin/onlyhere
+	run -0 "$DAEMONIZE" -E "PATH=$BATS_TEST_TMPDIR/bin:/usr/bin:/bin" \
+		-p "$PF" onlyhere
+	is_alive "$(pid_in "$PF")"
+}
+
+@test "-o and -e send output and errors to files" {
+	"$DAEMONIZE" -o out -e err sh -c 'echo to-out; echo to-err >&2'
+	wait_until 2 test -s out -a -s err
+	[ "$(cat out)" = to-out ]
+	[ "$(cat err)" = to-err ]
+}
+
+@test "-o and -e naming one file share one offset, as 2>&1 would" {
+	"$DAEMONIZE" -o log -e ./log sh -c 'echo 1; echo 2 >&2; echo 3'
+	wait_until 2 test "$(wc -l <log)" -eq 3
+	[ "$(cat log)" = $'1\n2\n3' ]
+}
+
+@test "output files are truncated without -a" {
+	echo "old old old old" >log
+	"$DAEMONIZE" -o log echo new
+	wait_until 2 grep -q new log
+	[ "$(cat log)" = new ]
+}
+
+@test "-a appends to the output files" {
+	echo old >log
+	"$DAEMONIZE" -a -o log -e log sh -c 'echo new; echo err >&2'
+	wait_until 2 test "$(wc -l <log)" -eq 3
+	[ "$(cat log)" = $'old\nnew\nerr' ]
+}
+
+@test "output files get the umask of -m" {
+	"$DAEMONIZE" -m 077 -o log true
+	wait_until 2 test -e log
+	[ "$(stat -c %a log)" = 600 ]
+}
+
+@test "relative output paths are taken from the launcher's directory" {
+	mkdir logs
+	"$DAEMONIZE" -c / -o logs/out echo here
+	wait_until 2 grep -qx here logs/out
+}
+
+@test "-f execs the command in the launcher and returns its exit status" {
+	run -7 "$DAEMONIZE" -f sh -c 'exit 7'
+}
+
+@test "-f writes the launcher's own PID to the pidfile" {
+	"$DAEMONIZE" -f -p "$PF" sh -c 'echo $$ >"$0"' "$BATS_TEST_TMPDIR/self"
+	[ "$(pid_in "$PF")" = "$(cat self)" ]
+}
+
+@test "-f keeps standard output unless -o is given" {
+	run -0 "$DAEMONIZE" -f echo hello
+	[ "$output" = hello ]
+}
+
+@test "-f resets signals like the daemon" {
+	run -0 with_signals_disturbed "$DAEMONIZE" -f grep -E '^Sig(Blk|Ign)' \
+		/proc/self/status
+	[ "${lines[0]}" = "SigBlk:	0000000000000000" ]
+	[ "${lines[1]}" = "SigIgn:	0000000000000000" ]
+}
+
+@test "-v reports each step on the launcher's standard error" {
+	run -0 --separate-stderr "$DAEMONIZE" -v -o out -p "$PF" sleep 1000
+	pid=$(pid_in "$PF")
+	[ -z "$output" ]
+	[[ $stderr == *"daemonize: daemon pid $pid"* ]]
+	[[ $stderr == *"daemonize: pidfile $PF written"* ]]
+	[[ $stderr == *"daemonize: exec $(command -v sleep)"* ]]
+	[ ! -s out ]
+}
