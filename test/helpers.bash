@@ -58,6 +58,11 @@ stat_field() {
 	printf '%s\n' "${fields[$2 - 3]}"
 }
 
+# The command line of PID, with a space after each argument.
+cmdline_of() {
+	tr '\0' ' ' <"/proc/$1/cmdline"
+}
+
 # The value of a field of /proc/PID/status, e.g. status_field 42 SigIgn.
 status_field() {
 	awk -v k="$2:" '$1 == k { $1 = ""; sub(/^ /, ""); print; exit }' \
@@ -78,15 +83,15 @@ pid_in() {
 	read -r pid <"$1" && printf '%s\n' "$pid"
 }
 
-# Polls until CMD succeeds or SECS pass; fails in the second case.
+# Polls until the shell condition COND holds, or SECS pass and it fails:
+# wait_until 2 '[ -s out ]'.  COND is evaluated anew each time.
 wait_until() {
 	local secs=$1 i
-	shift
 	for ((i = 0; i < secs * 50; i++)); do
-		"$@" && return 0
+		eval "$2" && return 0
 		sleep 0.02
 	done
-	"$@"
+	eval "$2"
 }
 
 # Live processes whose command line contains STRING, one PID per line.

@@ -1,0 +1,137 @@
+#!/usr/bin/env bats
+# Pidfiles and lock files: exact, locked, single instance, safe.
+
+bats_require_minimum_version 1.5.0
+load helpers
+
+@test "pidfile holds the daemon's pid and a newline when the launcher returns" {
+	for i in $(seq 50); do
+		"$DAEMONIZE" -p "$PF" sleep 1000
+		IFS= read -rd '' content <"$PF" || true
+		pid=${content%$'\n'}
+		[ "$content" = "$pid"$'\n' ]
+		[ "$(cmdline_of "$pid")" = "sleep 1000 " ] || {
+			echo "run $i: pid $pid is not the daemon" >&2
+			false
+		}
+		kill -KILL "$pid"
+		wait_until 2 '! is_alive "$pid"'
+	done
+}
+
+@test "the daemon holds a POSIX write lock on its pidfile" {
+	"$DAEMONIZE" -p "$PF" sleep 1000
+	pid=$(pid_in "$PF")
+	inode=$(stat -c %i "$PF")
+	grep -E "^[0-9]+: POSIX +ADVISORY +WRITE +$pid [0-9a-f]+:[0-9a-f]+:$inode " \
+		/proc/locks
+}
+
+@test "a second start while the lock is held exits 1 and changes nothing" {
+	"$DAEMONIZE" -p "$PF" sleep 1000
+	pid=$(pid_in "$PF")
+	before=$(stat -c '%i %s %y' "$PF")
+	run -1 --separate-stderr "$DAEMONIZE" -p "$PF" sleep 1001
+	[ "$stderr" = "daemonize: already running (pid $pid)" ]
+	[ "$(stat -c '%i %s %y' "$PF")" = "$before" ]
+	[ "$(pid_in "$PF")" = "$pid" ]
+	[ "$(tagged_procs)" = "$pid" ]
+}
+
+@test "a stale pidfile naming a dead process is taken over" {
+	sh -c 'echo $$' >"$PF"
+	dead=$(pid_in "$PF")
+	run -0 "$DAEMONIZE" -p "$PF" sleep 1000
+	pid=$(pid_in "$PF")
+	[ "$pid" != "$dead" ]
+	[ "$(cmdline_of "$pid")" = "sleep 1000 " ]
+}
+
+@test "a stale pidfile holding garbage is taken over" {
+	printf 'garbage\nmore garbage, longer than any pid\n' >"$PF"
+	run -0 "$DAEMONIZE" -p "$PF" sleep 1000
+	pid=$(pid_in "$PF")
+	[ "$(cat "$PF")" = "$pid" ]
+	[ "$(cmdline_of "$pid")" = "sleep 1000 " ]
+}
+
+@test "an empty stale pidfile is taken over" {
+	: >"$PF"
+	run -0 "$DAEMONIZE" -p "$PF" sleep 1000
+	[ "$(cmdline_of "$(pid_in "$PF")")" = "sleep 1000 " ]
+}
+
+@test "the pidfile of a daemon killed by SIGKILL is taken over" {
+	"$DAEMONIZE" -p "$PF" sleep 1000
+	old=$(pid_in "$PF")
+	kill -KILL "$old"
+	wait_until 2 '! is_alive "$old"'
+	run -0 "$DAEMONIZE" -p "$PF" sleep 1000
+	pid=$(pid_in "$PF")
+	[ "$pid" != "$old" ]
+	[ "$(cmdline_of "$pid")" = "sleep 1000 " ]
+}
+
+@test "20 concurrent starts leave exactly one daemon, named by the pidfile" {
+	for i in $(seq 20); do
+		{
+			rc=0
+			"$DAEMONIZE" -p "$PF" sleep 1000 2>"err.$i" || rc=$?
+			echo "$rc" >"status.$i"
+		} &
+	done
+	wait
+	[ "$(cat status.* | grep -c '^0$')" -eq 1 ]
+	[ "$(cat status.* | grep -c '^1$')" -eq 19 ]
+	pid=$(pid_in "$PF")
+	[ "$(cat err.* | sort -u)" = "daemonize: already running (pid $pid)" ]
+	wait_until 2 '[ "$(tagged_procs | wc -l)" -eq 1 ]'
+	[ "$(tagged_procs)" = "$pid" ]
+}
+
+@test "a symbolic link at the pidfile's path is refused, its target untouched" {
+	echo precious >target
+	ln -s target "$PF"
+	run -125 --separate-stderr "$DAEMONIZE" -p "$PF" sleep 1000
+	[ "$stderr" = "daemonize: open pidfile $PF: is a symbolic link, not followed" ]
+	[ "$(cat target)" = precious ]
+	[ -z "$(tagged_procs)" ]
+}
+
+@test "a new pidfile is mode 0644 whatever the umask" {
+	umask 077
+	"$DAEMONIZE" -m 077 -p "$PF" sleep 1000
+	[ "$(stat -c %a "$PF")" = 644 ]
+}
+
+@test "a pidfile that is not a regular file is refused" {
+	mkfifo "$PF"
+	run -125 --separate-stderr "$DAEMONIZE" -p "$PF" sleep 1000
+	[ "$stderr" = "daemonize: open pidfile $PF: not a regular file" ]
+	[ -z "$(tagged_procs)" ]
+}
+
+@test "-l keeps a second instance out without a pidfile" {
+	"$DAEMONIZE" -l lock sleep 1000
+	wait_until 2 '[ -n "$(tagged_procs)" ]'
+	pid=$(tagged_procs)
+	run -1 --separate-stderr "$DAEMONIZE" -l lock sleep 1000
+	[ "$stderr" = "daemonize: already running (pid $pid)" ]
+	[ "$(tagged_procs)" = "$pid" ]
+	[ ! -s lock ]
+}
+
+@test "-l and -p may name the same file, kept open once" {
+	"$DAEMONIZE" -l "$PF" -p "$PF" sleep 1000
+	pid=$(pid_in "$PF")
+	[ "$(open_fds "$pid" | wc -w)" -eq 4 ]
+	run -1 "$DAEMONIZE" -p "$PF" sleep 1000
+}
+
+@test "-l and -p naming two files lock both" {
+	"$DAEMONIZE" -l lock -p "$PF" sleep 1000
+	pid=$(pid_in "$PF")
+	run -1 "$DAEMONIZE" -l lock sleep 1000
+	run -1 "$DAEMONIZE" -p "$PF" sleep 1000
+	[ "$(tagged_procs)" = "$pid" ]
+}
