@@ -39,12 +39,12 @@ daemonize-san: $(SRC) $(HDR)
 
 check: daemonize $(TESTBINS)
 	mandoc -Tlint daemonize.1
-	bats test/
+	BATS_TEST_TIMEOUT=60 bats test/
 
 # The whole suite again, against an ASan + UBSan build.
 sanitize: daemonize-san $(TESTBINS)
 	ASAN_OPTIONS=abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1 \
-	    DAEMONIZE="$$PWD/daemonize-san" bats test/
+	    DAEMONIZE="$$PWD/daemonize-san" BATS_TEST_TIMEOUT=60 bats test/
 
 lint:
 	mandoc -Tlint daemonize.1

@@ -423,6 +423,8 @@ try_command(const char *dir, size_t len, const char *name, int *denied)
 			die(EXIT_SELF, "get working directory");
 		base = cwd;
 		sep = "/";
+		while (len == 0 && name[0] == '.' && name[1] == '/')
+			name += 2;
 	}
 	n = snprintf(st.path, sizeof(st.path), "%s%s%.*s%s%s", base, sep,
 	    (int)len, dir, len > 0 ? "/" : "", name);
@@ -798,13 +800,13 @@ switch_user(void)
 static void
 exec_command(void)
 {
+	const char *name = st.opt.argv[0];
+
 	verbose("exec %s", st.path);
 	execv(st.path, st.opt.argv);
 	if (errno == ENOENT && access(st.path, F_OK) == 0)
-		diex(EXIT_NOTFOUND, "execute %s: interpreter not found",
-		    st.path);
-	die(errno == ENOENT ? EXIT_NOTFOUND : EXIT_NOEXEC, "execute %s",
-	    st.path);
+		diex(EXIT_NOTFOUND, "execute %s: interpreter not found", name);
+	die(errno == ENOENT ? EXIT_NOTFOUND : EXIT_NOEXEC, "execute %s", name);
 }
 
 /* With -v: one line on the caller's standard error. */

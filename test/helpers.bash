@@ -65,8 +65,7 @@ cmdline_of() {
 
 # The value of a field of /proc/PID/status, e.g. status_field 42 SigIgn.
 status_field() {
-	awk -v k="$2:" '$1 == k { $1 = ""; sub(/^ /, ""); print; exit }' \
-		"/proc/$1/status"
+	sed -n "s/^$2:[[:space:]]*//; T; s/[[:space:]]*\$//; p" "/proc/$1/status"
 }
 
 # The descriptors PID has open, sorted, on one line.
@@ -120,11 +119,12 @@ with_signals_disturbed() {
 	' -- "$@"
 }
 
-# A directory other users can enter, removed by teardown; its path on stdout.
+# A directory anyone may write in, as /tmp, removed by teardown; its path
+# on stdout.  The test's own directory is private to root under bats.
 public_dir() {
 	local dir
 	dir=$(mktemp -d /tmp/daemonize-test.XXXXXX) || return 1
-	chmod 0755 "$dir"
+	chmod 1777 "$dir"
 	printf '%s\n' "$dir" >>"$BATS_TEST_TMPDIR/.public-dirs"
 	printf '%s\n' "$dir"
 }

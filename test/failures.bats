@@ -1,0 +1,111 @@
+#!/usr/bin/env bats
+# Each failure: its exit code, its one-line message, and nothing left behind.
+
+bats_require_minimum_version 1.5.0
+load helpers
+
+@test "a command not in PATH exits 127 and starts nothing" {
+	run -127 --separate-stderr "$DAEMONIZE" -p "$PF" no-such-command-xyz
+	[ "$stderr" = "daemonize: find command no-such-command-xyz: not found in PATH" ]
+	assert_nothing_left
+}
+
+@test "a missing command path exits 127 and starts nothing" {
+	run -127 --separate-stderr "$DAEMONIZE" -p "$PF" ./missing
+	[ "$stderr" = "daemonize: find command ./missing: No such file or directory" ]
+	assert_nothing_left
+}
+
+@test "a command that is not executable exits 126 and starts nothing" {
+	printf '#!/bin/sh\n' >script
+	chmod 0644 script
+	run -126 --separate-stderr "$DAEMONIZE" -p "$PF" ./script
+	[ "$stderr" = "daemonize: execute ./script: Permission denied" ]
+	assert_nothing_left
+}
+
+@test "a directory as the command exits 126" {
+	mkdir dir
+	run -126 --separate-stderr "$DAEMONIZE" -p "$PF" ./dir
+	[ "$stderr" = "daemonize: execute ./dir: Is a directory" ]
+	assert_nothing_left
+}
+
+@test "a script whose interpreter is missing exits 127, no daemon, no pidfile" {
+	printf '#!/no/such/interpreter\n' >script
+	chmod +x script
+	run -127 --separate-stderr "$DAEMONIZE" -p "$PF" ./script
+	[ "$stderr" = "daemonize: execute ./script: interpreter not found" ]
+	assert_nothing_left
+}
+
+@test "a missing working directory exits 125 and starts nothing" {
+	run -125 --separate-stderr "$DAEMONIZE" -c /no/such/dir -p "$PF" sleep 1000
+	[ "$stderr" = "daemonize: change directory to /no/such/dir: No such file or directory" ]
+	assert_nothing_left
+}
+
+@test "a working directory that is a file exits 125" {
+	touch file
+	run -125 --separate-stderr "$DAEMONIZE" -c file -p "$PF" sleep 1000
+	[ "$stderr" = "daemonize: change directory to file: Not a directory" ]
+	assert_nothing_left
+}
+
+@test "an unknown user exits 125 and starts nothing" {
+	run -125 --separate-stderr "$DAEMONIZE" -u no-such-user-xyz -p "$PF" sleep 1000
+	[ "$stderr" = "daemonize: find user no-such-user-xyz: no such user" ]
+	assert_nothing_left
+}
+
+@test "an unknown group exits 125 and starts nothing" {
+	run -125 --separate-stderr "$DAEMONIZE" -u "$(id -un):no-such-group-xyz" \
+		-p "$PF" sleep 1000
+	[ "$stderr" = "daemonize: find group no-such-group-xyz: no such group" ]
+	assert_nothing_left
+}
+
+@test "a pidfile in a missing directory exits 125 and starts nothing" {
+	run -125 --separate-stderr "$DAEMONIZE" -p /no/such/dir/d.pid sleep 1000
+	[ "$stderr" = "daemonize: open /no/such/dir/d.pid: No such file or directory" ]
+	assert_nothing_left
+}
+
+@test "an unwritable pidfile exits 125 and starts nothing" {
+	dir=$(public_dir)
+	chmod 0555 "$dir"
+	PF="$dir/d.pid"
+	run -125 --separate-stderr as_nobody "$DAEMONIZE" -p "$PF" sleep 1000
+	[ "$stderr" = "daemonize: open pidfile $PF: Permission denied" ]
+	assert_nothing_left
+}
+
+@test "an output file that cannot be opened exits 125 and removes the pidfile" {
+	mkdir out
+	run -125 --separate-stderr "$DAEMONIZE" -p "$PF" -o out sleep 1000
+	[ "$stderr" = "daemonize: open out: Is a directory" ]
+	assert_nothing_left
+}
+
+@test "a failed start leaves an existing stale pidfile removed, not half-written" {
+	echo 99999999 >"$PF"
+	printf '#!/no/such/interpreter\n' >script
+	chmod +x script
+	run -127 "$DAEMONIZE" -p "$PF" ./script
+	assert_nothing_left
+}
+
+@test "a failure in the foreground exits with its code and removes the pidfile" {
+	mkdir out
+	run -125 --separate-stderr "$DAEMONIZE" -f -p "$PF" -o out sleep 1000
+	[ "$stderr" = "daemonize: open out: Is a directory" ]
+	assert_nothing_left
+}
+
+@test "errors in the foreground reach the caller's stderr after -e" {
+	printf '#!/no/such/interpreter\n' >script
+	chmod +x script
+	run -127 --separate-stderr "$DAEMONIZE" -f -e err ./script
+	[ "$stderr" = "daemonize: execute ./script: interpreter not found" ]
+	[ ! -s err ]
+}

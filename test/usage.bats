@@ -1,0 +1,80 @@
+#!/usr/bin/env bats
+# The command line: bad input gets one line and exit 2, never a crash.
+
+bats_require_minimum_version 1.5.0
+load helpers
+
+TRY="(try 'daemonize --help')"
+
+@test "--help prints the usage on stdout and exits 0" {
+	run -0 --separate-stderr "$DAEMONIZE" --help
+	[[ ${lines[0]} == "usage: daemonize "* ]]
+	[ -z "$stderr" ]
+	for opt in append chdir env stderr foreground help lockfile umask \
+		stdout pidfile user verbose version; do
+		[[ $output == *"--$opt"* ]]
+	done
+}
+
+@test "-h is --help" {
+	run -0 "$DAEMONIZE" -h
+	[[ ${lines[0]} == "usage: daemonize "* ]]
+}
+
+@test "-V prints the version and exits 0" {
+	run -0 "$DAEMONIZE" -V
+	[[ $output =~ ^daemonize\ [0-9]+\.[0-9]+\.[0-9]+$ ]]
+}
+
+@test "an unknown short option exits 2 with one line" {
+	run -2 --separate-stderr "$DAEMONIZE" -x sleep 1
+	[ "$stderr" = "daemonize: unknown option -x $TRY" ]
+	[ -z "$output" ]
+}
+
+@test "an unknown long option exits 2 with one line" {
+	run -2 --separate-stderr "$DAEMONIZE" --no-such-option sleep 1
+	[ "$stderr" = "daemonize: unknown option --no-such-option $TRY" ]
+}
+
+@test "a missing option argument exits 2 with one line" {
+	run -2 --separate-stderr "$DAEMONIZE" -p
+	[ "$stderr" = "daemonize: option -p needs an argument $TRY" ]
+	run -2 --separate-stderr "$DAEMONIZE" --pidfile
+	[ "$stderr" = "daemonize: option --pidfile needs an argument $TRY" ]
+}
+
+@test "a bad umask exits 2 with one line" {
+	for mask in 8 abc 1000 -1 '' 0x1 '07 '; do
+		run -2 --separate-stderr "$DAEMONIZE" -m "$mask" sleep 1
+		[ "$stderr" = "daemonize: option -m wants an octal mode up to 0777, not '$mask' $TRY" ]
+	done
+}
+
+@test "-E without '=' exits 2 with one line" {
+	run -2 --separate-stderr "$DAEMONIZE" -E NOVALUE sleep 1
+	[ "$stderr" = "daemonize: option -E wants NAME=VALUE, not 'NOVALUE' $TRY" ]
+}
+
+@test "-E with an empty name exits 2 with one line" {
+	run -2 --separate-stderr "$DAEMONIZE" -E =value sleep 1
+	[ "$stderr" = "daemonize: option -E wants NAME=VALUE, not '=value' $TRY" ]
+}
+
+@test "no command exits 2 with one line" {
+	run -2 --separate-stderr "$DAEMONIZE" -p "$PF"
+	[ "$stderr" = "daemonize: no command given $TRY" ]
+	run -2 --separate-stderr "$DAEMONIZE" --
+	[ "$stderr" = "daemonize: no command given $TRY" ]
+}
+
+@test "an empty command exits 2 with one line" {
+	run -2 --separate-stderr "$DAEMONIZE" -p "$PF" ''
+	[ "$stderr" = "daemonize: the command is an empty string $TRY" ]
+	assert_nothing_left
+}
+
+@test "-- ends the options" {
+	run -0 "$DAEMONIZE" -p "$PF" -- sleep 1000
+	is_alive "$(pid_in "$PF")"
+}
