@@ -49,14 +49,13 @@ sanitize: daemonize-san $(TESTBINS)
 lint:
 	mandoc -Tlint daemonize.1
 	shellcheck -S warning .ci/run test/helpers.bash
-	shellcheck -S warning -s bash test/*.bats
+	shellcheck -S warning test/*.bats
 
 install: daemonize
 	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANPREFIX)/man1
 	cp -f daemonize $(DESTDIR)$(BINDIR)/daemonize
 	chmod 0755 $(DESTDIR)$(BINDIR)/daemonize
-	sed 's/@VERSION@/$(VERSION)/' daemonize.1 \
-	    > $(DESTDIR)$(MANPREFIX)/man1/daemonize.1
+	cp -f daemonize.1 $(DESTDIR)$(MANPREFIX)/man1/daemonize.1
 	chmod 0644 $(DESTDIR)$(MANPREFIX)/man1/daemonize.1
 
 uninstall:

@@ -107,6 +107,7 @@ static void find_command(void);
 static bool try_command(const char *, size_t, const char *, int *);
 static void check_paths(void);
 static void reset_signals(void);
+static void reset_signal(int);
 static void close_inherited_fds(void);
 static int close_fds_from_proc(void);
 static void open_devnull(void);
@@ -491,10 +492,30 @@ reset_signals(void)
 
 	for (sig = 1; sig < NSIG; sig++)
 		if (sig != SIGKILL && sig != SIGSTOP)
-			(void)signal(sig, SIG_DFL);	/* EINVAL: reserved */
+			reset_signal(sig);
 	sigemptyset(&none);
 	if (sigprocmask(SIG_SETMASK, &none, NULL) == -1)
 		die(EXIT_SELF, "reset signal mask");
+}
+
+/*
+ * glibc refuses to touch the two real-time signals it reserves for itself
+ * (32 and 33), yet a caller can leave them ignored (GNU make does), so on
+ * Linux ask the kernel directly.  SIG_DFL is 0, so an all-zero struct
+ * sigaction means the default whatever the kernel's field order, and the
+ * kernel's signal set is NSIG / 8 bytes.  EINVAL means the signal does not
+ * exist, which is fine.
+ */
+static void
+reset_signal(int sig)
+{
+#if defined(__linux__) && defined(SYS_rt_sigaction)
+	static const unsigned long dfl[8];
+
+	(void)syscall(SYS_rt_sigaction, sig, dfl, NULL, NSIG / 8);
+#else
+	(void)signal(sig, SIG_DFL);
+#endif
 }
 
 /*

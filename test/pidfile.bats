@@ -79,8 +79,10 @@ load helpers
 			"$DAEMONIZE" -p "$PF" sleep 1000 2>"err.$i" || rc=$?
 			echo "$rc" >"status.$i"
 		} &
+		starters+=($!)
 	done
-	wait
+	# Not a bare wait: with BATS_TEST_TIMEOUT, bats has a child of its own.
+	wait "${starters[@]}"
 	[ "$(cat status.* | grep -c '^0$')" -eq 1 ]
 	[ "$(cat status.* | grep -c '^1$')" -eq 19 ]
 	pid=$(pid_in "$PF")
