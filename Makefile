@@ -38,7 +38,7 @@ daemonize-san: $(SRC) $(HDR)
 	    $(LDFLAGS) -o $@ $(SRC)
 
 check: daemonize $(TESTBINS)
-	mandoc -Tlint daemonize.1
+	mandoc -Tlint -W warning daemonize.1
 	BATS_TEST_TIMEOUT=60 bats test/
 
 # The whole suite again, against an ASan + UBSan build.
@@ -47,7 +47,7 @@ sanitize: daemonize-san $(TESTBINS)
 	    DAEMONIZE="$$PWD/daemonize-san" BATS_TEST_TIMEOUT=60 bats test/
 
 lint:
-	mandoc -Tlint daemonize.1
+	mandoc -Tlint -W warning daemonize.1
 	shellcheck -S warning .ci/run test/helpers.bash
 	shellcheck -S warning test/*.bats
 
