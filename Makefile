@@ -37,6 +37,28 @@ daemonize-san: $(SRC) $(HDR)
 	$(CC) $(WARNINGS) $(DEFS) $(SANITIZE) $(CPPFLAGS) $(CFLAGS) \
 	    $(LDFLAGS) -o $@ $(SRC)
 
+# Static builds: with musl where musl-gcc is installed, else glibc -static.
+static: daemonize-static
+
+daemonize-static: $(SRC) $(HDR)
+	cc=$$(command -v musl-gcc || echo $(CC)); \
+	$$cc $(WARNINGS) $(DEFS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -static \
+	    -o $@ $(SRC)
+
+bench/floor: bench/floor.c
+	$(CC) $(WARNINGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ bench/floor.c
+
+bench/floor-static: bench/floor.c
+	cc=$$(command -v musl-gcc || echo $(CC)); \
+	$$cc $(WARNINGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -static \
+	    -o $@ bench/floor.c
+
+bench/timer: bench/timer.c
+	$(CC) $(WARNINGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ bench/timer.c
+
+bench: daemonize daemonize-static bench/floor bench/floor-static bench/timer
+	bench/run.sh
+
 check: daemonize $(TESTBINS)
 	mandoc -Tlint -W warning daemonize.1
 	BATS_TEST_TIMEOUT=60 bats test/
@@ -63,6 +85,7 @@ uninstall:
 	    $(DESTDIR)$(MANPREFIX)/man1/daemonize.1
 
 clean:
-	rm -f daemonize daemonize-san $(TESTBINS)
+	rm -f daemonize daemonize-san daemonize-static $(TESTBINS) \
+	    bench/floor bench/floor-static bench/timer
 
-.PHONY: all check sanitize lint install uninstall clean
+.PHONY: all static bench check sanitize lint install uninstall clean

@@ -13,6 +13,7 @@
 /* For pipe2, initgroups, getresuid, putenv and the close_range syscall. */
 #define _GNU_SOURCE
 
+#include <sys/auxv.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -98,6 +99,7 @@ static struct state st = {
 
 static void parse_args(int, char *[]);
 static void parse_option(int, char *);
+static void add_env(char *);
 static mode_t parse_umask(const char *);
 _Noreturn static void usage(void);
 static void refuse_setid(void);
@@ -202,10 +204,6 @@ parse_args(int argc, char *argv[])
 	int c;
 
 	st.opt.umask = 022;
-	/* Every -E may be one argument: argc bounds their number. */
-	st.opt.env = calloc((size_t)argc, sizeof(*st.opt.env));
-	if (st.opt.env == NULL)
-		die(EXIT_SELF, "allocate memory");
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+:ac:E:e:fhl:m:o:p:u:vV",
 	    longopts, NULL)) != -1) {
@@ -242,7 +240,7 @@ parse_option(int c, char *arg)
 		if (strchr(arg, '=') == NULL || arg[0] == '=')
 			usage_error("option -E wants NAME=VALUE, not '%s'",
 			    arg);
-		st.opt.env[st.opt.nenv++] = arg;
+		add_env(arg);
 		break;
 	case 'e':
 		st.opt.err = arg;
@@ -277,6 +275,26 @@ parse_option(int c, char *arg)
 	}
 }
 
+/*
+ * Keeps NAME=VALUE for set_environment.  Allocated on first use only: most
+ * launches have no -E, and the first malloc costs system calls.
+ */
+static void
+add_env(char *arg)
+{
+	static int room;
+	char **env;
+
+	if (st.opt.nenv == room) {
+		room = room == 0 ? 8 : room * 2;
+		env = realloc(st.opt.env, (size_t)room * sizeof(*env));
+		if (env == NULL)
+			die(EXIT_SELF, "allocate memory");
+		st.opt.env = env;
+	}
+	st.opt.env[st.opt.nenv++] = arg;
+}
+
 /* An octal mode from 0 to 0777, with nothing after it. */
 static mode_t
 parse_umask(const char *arg)
@@ -307,7 +325,12 @@ usage(void)
 static void
 refuse_setid(void)
 {
+#ifdef AT_SECURE
+	/* The kernel's own word on it, and no system call to ask. */
+	if (getauxval(AT_SECURE) != 0)
+#else
 	if (getuid() != geteuid() || getgid() != getegid())
+#endif
 		diex(EXIT_SELF, "start: refusing to run setuid or setgid");
 }
 
@@ -673,7 +696,8 @@ detach(void)
 static void
 run_daemon(void)
 {
-	verbose("daemon pid %ld", (long)getpid());
+	if (st.opt.verbose)
+		verbose("daemon pid %ld", (long)getpid());
 	lock_files();
 	umask(st.opt.umask);
 	redirect_stdio();
