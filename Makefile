@@ -15,8 +15,8 @@ DEFS = -DVERSION='"$(VERSION)"'
 SANITIZE = -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer -g
 
-SRC = daemonize.c pidfile.c
-HDR = pidfile.h
+SRC = daemonize.c pidfile.c control.c ready.c
+HDR = daemonize.h pidfile.h
 TESTBINS = daemonize-close-proc daemonize-close-loop
 
 all: daemonize

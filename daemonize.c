@@ -14,6 +14,7 @@
 #define _GNU_SOURCE
 
 #include <sys/auxv.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -35,6 +36,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "daemonize.h"
 #include "pidfile.h"
 
 #ifndef VERSION
@@ -51,14 +53,26 @@
 
 #define DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
 
-enum exit_code {
-	EXIT_OK = 0,		/* the command runs */
-	EXIT_RUNNING = 1,	/* another instance holds the lock */
-	EXIT_USAGE = 2,		/* bad command line */
-	EXIT_SELF = 125,	/* daemonize failed before the command ran */
-	EXIT_NOEXEC = 126,	/* the command cannot be executed */
-	EXIT_NOTFOUND = 127	/* the command was not found */
+enum mode {
+	MODE_START,		/* the default: start a daemon */
+	MODE_STATUS,		/* --status */
+	MODE_STOP,		/* --stop */
+	MODE_SIGNAL,		/* --signal without --stop */
+	MODE_NOTIFY		/* --notify */
 };
+
+/* Long options without a letter. */
+enum {
+	OPT_NOTIFY = 256,
+	OPT_READY_FD,
+	OPT_SIGNAL,
+	OPT_STATUS,
+	OPT_STOP,
+	OPT_TIMEOUT
+};
+
+#define DEFAULT_WAIT 60
+#define DEFAULT_TIMEOUT 10
 
 struct options {
 	const char *pidfile;
@@ -73,10 +87,16 @@ struct options {
 	bool append;
 	bool foreground;
 	bool verbose;
+	bool quiet;
+	int wait;		/* -w: seconds to wait for readiness, or 0 */
+	int ready_fd;		/* --ready-fd, or -1 */
+	int signal;		/* --signal, or 0 */
+	int timeout;		/* --timeout */
 	char **argv;		/* the command and its arguments */
 };
 
 struct state {
+	enum mode mode;
 	struct options opt;
 	char path[PATH_MAX];	/* the command's absolute path */
 	bool switch_user;
@@ -88,17 +108,20 @@ struct state {
 	int msg_fd;		/* where messages go when not to the pipe */
 	int pid_fd;		/* the locked pidfile, once written */
 	int lock_fd;
+	int ready;		/* -w: the notify socket or ready pipe */
 };
 
 static struct state st = {
+	.opt = { .umask = 022, .ready_fd = -1, .timeout = DEFAULT_TIMEOUT },
 	.devnull = -1, .report_fd = -1, .msg_fd = STDERR_FILENO,
-	.pid_fd = -1, .lock_fd = -1,
+	.pid_fd = -1, .lock_fd = -1, .ready = -1,
 };
-
-#define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
 
 static void parse_args(int, char *[]);
 static void parse_option(int, char *);
+static void check_mode(void);
+static int parse_uint(const char *, const char *, int);
+_Noreturn static void start(void);
 static void add_env(char *);
 static mode_t parse_umask(const char *);
 _Noreturn static void usage(void);
@@ -114,8 +137,9 @@ static void close_inherited_fds(void);
 static int close_fds_from_proc(void);
 static void open_devnull(void);
 _Noreturn static void launch(void);
-static void read_report(int);
+static pid_t read_report(int);
 static void detach(void);
+static void report_pid(pid_t);
 _Noreturn static void run_daemon(void);
 static void lock_files(void);
 static int lock_file(const char *, const char *);
@@ -124,11 +148,8 @@ static int open_output(const char *);
 static void change_dir(void);
 static void switch_user(void);
 _Noreturn static void exec_command(void);
-static void verbose(const char *, ...) PRINTF_LIKE(1, 2);
 static size_t format_line(char *, size_t, int, const char *, va_list)
     PRINTF_LIKE(4, 0);
-_Noreturn static void die(int, const char *, ...) PRINTF_LIKE(2, 3);
-_Noreturn static void diex(int, const char *, ...) PRINTF_LIKE(2, 3);
 _Noreturn static void vdie(int, int, const char *, va_list)
     PRINTF_LIKE(3, 0);
 _Noreturn static void usage_error(const char *, ...) PRINTF_LIKE(1, 2);
@@ -168,6 +189,26 @@ main(int argc, char *argv[])
 {
 	refuse_setid();
 	parse_args(argc, argv);
+	switch (st.mode) {
+	case MODE_STATUS:
+		return status_daemon(st.opt.pidfile, st.opt.quiet);
+	case MODE_STOP:
+		return stop_daemon(st.opt.pidfile, st.opt.signal != 0 ?
+		    st.opt.signal : SIGTERM, st.opt.timeout, st.opt.quiet);
+	case MODE_SIGNAL:
+		return signal_daemon(st.opt.pidfile, st.opt.signal);
+	case MODE_NOTIFY:
+		return notify_send(st.opt.argv);
+	case MODE_START:
+		break;
+	}
+	start();
+}
+
+/* The daemon(7) sequence: check, clean up, detach, exec. */
+static void
+start(void)
+{
 	find_user();
 	set_environment();
 	find_command();
@@ -178,7 +219,6 @@ main(int argc, char *argv[])
 	if (st.opt.foreground)
 		run_daemon();
 	launch();
-	return EXIT_OK;
 }
 
 /* Fills st.opt from the command line; stops at the first non-option. */
@@ -199,15 +239,22 @@ parse_args(int argc, char *argv[])
 		{ "user",	required_argument,	NULL, 'u' },
 		{ "verbose",	no_argument,		NULL, 'v' },
 		{ "version",	no_argument,		NULL, 'V' },
+		{ "wait",	optional_argument,	NULL, 'w' },
+		{ "notify",	no_argument,		NULL, OPT_NOTIFY },
+		{ "quiet",	no_argument,		NULL, 'q' },
+		{ "ready-fd",	required_argument,	NULL, OPT_READY_FD },
+		{ "signal",	required_argument,	NULL, OPT_SIGNAL },
+		{ "status",	no_argument,		NULL, OPT_STATUS },
+		{ "stop",	no_argument,		NULL, OPT_STOP },
+		{ "timeout",	required_argument,	NULL, OPT_TIMEOUT },
 		{ NULL,		0,			NULL, 0 }
 	};
 	int c;
 
-	st.opt.umask = 022;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:ac:E:e:fhl:m:o:p:u:vV",
+	while ((c = getopt_long(argc, argv, "+:ac:E:e:fhl:m:o:p:qu:vVw::",
 	    longopts, NULL)) != -1) {
-		if (c == '?' && optopt != 0)
+		if (c == '?' && optopt != 0 && optopt < 256)
 			usage_error("unknown option -%c", optopt);
 		if (c == '?')
 			usage_error("unknown option %s", argv[optind - 1]);
@@ -219,10 +266,49 @@ parse_args(int argc, char *argv[])
 		parse_option(c, optarg);
 	}
 	st.opt.argv = argv + optind;
+	check_mode();
+}
+
+/* Checks that the options fit together, and the command if one is due. */
+static void
+check_mode(void)
+{
+	if (st.opt.signal != 0 && st.mode == MODE_START)
+		st.mode = MODE_SIGNAL;
+	if (st.mode == MODE_NOTIFY)
+		return;
+	if (st.mode != MODE_START) {
+		if (st.opt.pidfile == NULL)
+			usage_error("--status, --stop and --signal need -p");
+		if (st.opt.argv[0] != NULL)
+			usage_error("--status, --stop and --signal take no "
+			    "command");
+		return;
+	}
+	if (st.opt.ready_fd != -1 && st.opt.wait == 0)
+		st.opt.wait = DEFAULT_WAIT;
+	if (st.opt.wait != 0 && st.opt.foreground)
+		usage_error("-w and --ready-fd do not go with -f");
 	if (st.opt.argv[0] == NULL)
 		usage_error("no command given");
 	if (st.opt.argv[0][0] == '\0')
 		usage_error("the command is an empty string");
+}
+
+/* A whole number from 0 to max for option opt. */
+static int
+parse_uint(const char *opt, const char *arg, int max)
+{
+	unsigned long n;
+	char *end;
+
+	errno = 0;
+	n = strtoul(arg, &end, 10);
+	if (arg[0] < '0' || arg[0] > '9' || *end != '\0' || errno != 0 ||
+	    n > (unsigned long)max)
+		usage_error("option %s wants a number from 0 to %d, not '%s'",
+		    opt, max, arg);
+	return (int)n;
 }
 
 /* Takes one option letter and its argument. */
@@ -272,6 +358,37 @@ parse_option(int c, char *arg)
 	case 'V':
 		printf("daemonize %s\n", VERSION);
 		exit(EXIT_OK);
+	case 'q':
+		st.opt.quiet = true;
+		break;
+	case 'w':
+		st.opt.wait = arg != NULL ? parse_uint("-w", arg, 86400) :
+		    DEFAULT_WAIT;
+		if (st.opt.wait == 0)
+			usage_error("option -w wants at least 1 second");
+		break;
+	case OPT_NOTIFY:
+		st.mode = MODE_NOTIFY;
+		break;
+	case OPT_READY_FD:
+		st.opt.ready_fd = parse_uint("--ready-fd", arg, 1023);
+		if (st.opt.ready_fd < 3)
+			usage_error("option --ready-fd wants 3 or more");
+		break;
+	case OPT_SIGNAL:
+		st.opt.signal = parse_signal(arg);
+		if (st.opt.signal == -1)
+			usage_error("option --signal: unknown signal '%s'", arg);
+		break;
+	case OPT_STATUS:
+		st.mode = MODE_STATUS;
+		break;
+	case OPT_STOP:
+		st.mode = MODE_STOP;
+		break;
+	case OPT_TIMEOUT:
+		st.opt.timeout = parse_uint("--timeout", arg, 86400);
+		break;
 	}
 }
 
@@ -614,13 +731,22 @@ open_devnull(void)
 	st.devnull = fd;
 }
 
-/* Starts the daemon and exits with what it reports. */
+/*
+ * Starts the daemon and exits with what it reports.  With -w, waits for it
+ * to be ready too, as its subreaper: when the middle process exits the
+ * daemon becomes our child, so we learn its exit status if it dies first.
+ */
 static void
 launch(void)
 {
 	int report[2], status;
-	pid_t pid;
+	pid_t pid, daemon;
 
+	if (st.opt.wait != 0) {
+		if (prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)
+			die(EXIT_SELF, "become subreaper");
+		st.ready = ready_open(st.opt.ready_fd);
+	}
 	if (pipe2(report, O_CLOEXEC) == -1)
 		die(EXIT_SELF, "create status pipe");
 	fflush(NULL);
@@ -633,13 +759,18 @@ launch(void)
 		run_daemon();
 	}
 	(void)close(report[1]);
+	if (st.opt.ready_fd != -1)
+		(void)close(st.opt.ready_fd);
 	while (waitpid(pid, &status, 0) == -1)
 		if (errno != EINTR)
 			die(EXIT_SELF, "wait for child %ld", (long)pid);
-	read_report(report[0]);
+	daemon = read_report(report[0]);
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		diex(EXIT_SELF, "start daemon: child exited abnormally");
 	verbose("daemon started");
+	if (st.opt.wait != 0)
+		ready_wait(st.ready, st.opt.ready_fd != -1, daemon, pid,
+		    st.opt.wait, st.opt.pidfile);
 	exit(EXIT_OK);
 }
 
@@ -648,11 +779,13 @@ launch(void)
  * command (close-on-exec), or after a failing child has written one record:
  * the exit code in a byte, then the message, in one write no larger than
  * buf.  Reading to the end means that a failed daemon has exited, and
- * removed its pidfile, before we return.
+ * removed its pidfile, before we return.  With -w, the middle process
+ * writes the daemon's PID first, after a 0 byte; that PID is returned.
  */
-static void
+static pid_t
 read_report(int fd)
 {
+	pid_t daemon = 0;
 	char buf[1024];
 	size_t len = 0;
 	ssize_t n;
@@ -667,8 +800,13 @@ read_report(int fd)
 			break;
 		len += (size_t)n;
 	}
+	if (len > sizeof(daemon) && buf[0] == 0) {
+		memcpy(&daemon, buf + 1, sizeof(daemon));
+		len -= 1 + sizeof(daemon);
+		memmove(buf, buf + 1 + sizeof(daemon), len);
+	}
 	if (len == 0)
-		return;
+		return daemon;
 	(void)write(STDERR_FILENO, buf + 1, len - 1);
 	exit((unsigned char)buf[0]);
 }
@@ -688,8 +826,21 @@ detach(void)
 	pid = fork();
 	if (pid == -1)
 		die(EXIT_SELF, "fork");
+	if (pid > 0 && st.opt.wait != 0)
+		report_pid(pid);
 	if (pid > 0)
 		_exit(EXIT_OK);
+}
+
+/* Tells the launcher which PID to wait for: a 0 byte, then the PID. */
+static void
+report_pid(pid_t pid)
+{
+	char rec[1 + sizeof(pid)] = { 0 };
+
+	memcpy(rec + 1, &pid, sizeof(pid));
+	if (write(st.report_fd, rec, sizeof(rec)) != (ssize_t)sizeof(rec))
+		die(EXIT_SELF, "report daemon pid");
 }
 
 /* The daemon's own steps, ending in exec.  Never returns. */
@@ -700,6 +851,7 @@ run_daemon(void)
 		verbose("daemon pid %ld", (long)getpid());
 	lock_files();
 	umask(st.opt.umask);
+	ready_keep(st.opt.ready_fd);
 	redirect_stdio();
 	change_dir();
 	switch_user();
@@ -855,7 +1007,7 @@ exec_command(void)
 }
 
 /* With -v: one line on the caller's standard error. */
-static void
+void
 verbose(const char *fmt, ...)
 {
 	char buf[1024];
@@ -871,7 +1023,7 @@ verbose(const char *fmt, ...)
 }
 
 /* Exits with code after "daemonize: <what>: <strerror(errno)>". */
-static void
+void
 die(int code, const char *fmt, ...)
 {
 	va_list ap;
@@ -880,8 +1032,22 @@ die(int code, const char *fmt, ...)
 	vdie(code, errno, fmt, ap);
 }
 
+/* "daemonize: warning: <what>" on standard error, and go on. */
+void
+warnx(const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+	size_t len;
+
+	va_start(ap, fmt);
+	len = format_line(buf, sizeof(buf), 0, fmt, ap);
+	va_end(ap);
+	(void)write(st.msg_fd, buf, len);
+}
+
 /* Exits with code after "daemonize: <what>". */
-static void
+void
 diex(int code, const char *fmt, ...)
 {
 	va_list ap;

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "pidfile.h"
@@ -105,4 +106,75 @@ pidfile_write(int fd, pid_t pid)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * Returns the PID of the process holding the lock on path, 0 if nobody
+ * holds it, or -1 with errno (ENOENT: no such file).  It takes no lock, so
+ * closing its descriptor releases nothing of ours.
+ */
+pid_t
+lock_holder(const char *path)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	int fd, saved;
+
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+	if (fd == -1)
+		return -1;
+	if (fcntl(fd, F_GETLK, &fl) == -1) {
+		saved = errno;
+		(void)close(fd);
+		errno = saved;
+		return -1;
+	}
+	(void)close(fd);
+	return fl.l_type == F_UNLCK ? 0 : fl.l_pid;
+}
+
+/* The PID written in path, or 0 if it holds none. */
+pid_t
+pidfile_read(const char *path)
+{
+	char buf[32], *end;
+	ssize_t n;
+	long pid;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+	if (fd == -1)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	(void)close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	pid = strtol(buf, &end, 10);
+	if (end == buf || (*end != '\n' && *end != '\0') || pid <= 0 ||
+	    pid != (pid_t)pid)
+		return 0;
+	return (pid_t)pid;
+}
+
+/*
+ * Removes path if nobody holds its lock.  It takes the lock first, so that
+ * a daemon starting meanwhile keeps its pidfile.  Returns 0 when removed or
+ * already gone, 1 when held, -1 with errno.
+ */
+int
+pidfile_remove_unlocked(const char *path)
+{
+	pid_t holder;
+	int fd, r;
+
+	switch (lock_acquire(path, &fd, &holder)) {
+	case LOCK_TAKEN:
+		r = unlink(path) == -1 && errno != ENOENT ? -1 : 0;
+		(void)close(fd);
+		return r;
+	case LOCK_HELD:
+		return 1;
+	default:
+		return errno == ENOENT ? 0 : -1;
+	}
 }

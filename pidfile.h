@@ -23,6 +23,9 @@ enum lock_result {
 };
 
 enum lock_result lock_acquire(const char *path, int *fdp, pid_t *holder);
+pid_t lock_holder(const char *path);
 int pidfile_write(int fd, pid_t pid);
+pid_t pidfile_read(const char *path);
+int pidfile_remove_unlocked(const char *path);
 
 #endif

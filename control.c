@@ -1,0 +1,288 @@
+/*
+ * --status, --stop and --signal: find the daemon through its pidfile's lock,
+ * never through the number in the file alone, and signal it without a
+ * window for PID reuse.
+ */
+#define _GNU_SOURCE
+
+#include <sys/syscall.h>
+#include <sys/types.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemonize.h"
+#include "pidfile.h"
+
+/* How long to wait for a process to die after SIGKILL. */
+#define KILL_WAIT 5
+
+static pid_t find_daemon(const char *, bool);
+static int open_pidfd(pid_t);
+static int send_signal(pid_t, int, int);
+static bool wait_gone(pid_t, int, int);
+static bool is_gone(pid_t);
+static void remove_pidfile(const char *);
+
+static const struct {
+	const char *name;
+	int sig;
+} signals[] = {
+	{ "HUP", SIGHUP }, { "INT", SIGINT }, { "QUIT", SIGQUIT },
+	{ "ILL", SIGILL }, { "TRAP", SIGTRAP }, { "ABRT", SIGABRT },
+	{ "BUS", SIGBUS }, { "FPE", SIGFPE }, { "KILL", SIGKILL },
+	{ "USR1", SIGUSR1 }, { "SEGV", SIGSEGV }, { "USR2", SIGUSR2 },
+	{ "PIPE", SIGPIPE }, { "ALRM", SIGALRM }, { "TERM", SIGTERM },
+	{ "CHLD", SIGCHLD }, { "CONT", SIGCONT }, { "STOP", SIGSTOP },
+	{ "TSTP", SIGTSTP }, { "TTIN", SIGTTIN }, { "TTOU", SIGTTOU },
+	{ "URG", SIGURG }, { "XCPU", SIGXCPU }, { "XFSZ", SIGXFSZ },
+	{ "VTALRM", SIGVTALRM }, { "PROF", SIGPROF }, { "WINCH", SIGWINCH },
+	{ "IO", SIGIO }, { "SYS", SIGSYS },
+};
+
+/* A signal by name (TERM, SIGTERM, term) or number; -1 if none. */
+int
+parse_signal(const char *name)
+{
+	char *end;
+	long n;
+	size_t i;
+
+	if (isdigit((unsigned char)name[0])) {
+		n = strtol(name, &end, 10);
+		return *end == '\0' && n > 0 && n < NSIG ? (int)n : -1;
+	}
+	if (strncasecmp(name, "SIG", 3) == 0)
+		name += 3;
+	for (i = 0; i < sizeof(signals) / sizeof(signals[0]); i++)
+		if (strcasecmp(name, signals[i].name) == 0)
+			return signals[i].sig;
+	return -1;
+}
+
+/* --status: one line, and the LSB exit status. */
+int
+status_daemon(const char *pidfile, bool quiet)
+{
+	pid_t pid;
+
+	pid = lock_holder(pidfile);
+	if (pid == -1 && errno == ENOENT) {
+		if (!quiet)
+			puts("not running");
+		return LSB_NOT_RUNNING;
+	}
+	if (pid == -1) {
+		if (!quiet)
+			warnx("read pidfile %s: %s", pidfile, strerror(errno));
+		return LSB_UNKNOWN;
+	}
+	if (pid == 0) {
+		if (!quiet)
+			printf("not running (stale pidfile %s)\n", pidfile);
+		return LSB_DEAD_PIDFILE;
+	}
+	if (!quiet)
+		printf("running (pid %ld)\n", (long)pid);
+	return LSB_RUNNING;
+}
+
+/*
+ * --stop: sig, up to timeout seconds, then SIGKILL.  Stopping a daemon
+ * that is not running succeeds, as LSB asks.
+ */
+int
+stop_daemon(const char *pidfile, int sig, int timeout, bool quiet)
+{
+	pid_t pid;
+	int r;
+
+	pid = find_daemon(pidfile, true);
+	if (pid == 0) {
+		if (!quiet)
+			puts("not running");
+		remove_pidfile(pidfile);
+		return EXIT_OK;
+	}
+	r = stop_process(pid, sig, timeout);
+	if (r != EXIT_OK)
+		return r;
+	remove_pidfile(pidfile);
+	if (!quiet)
+		printf("stopped (pid %ld)\n", (long)pid);
+	return EXIT_OK;
+}
+
+/* --signal without --stop: sends sig to the daemon and returns. */
+int
+signal_daemon(const char *pidfile, int sig)
+{
+	pid_t pid;
+	int pidfd, r;
+
+	pid = find_daemon(pidfile, true);
+	if (pid == 0)
+		diex(EXIT_RUNNING, "signal %s: not running", pidfile);
+	pidfd = open_pidfd(pid);
+	r = send_signal(pid, pidfd, sig);
+	if (pidfd != -1)
+		(void)close(pidfd);
+	if (r == -1 && errno != ESRCH)
+		die(errno == EPERM ? EXIT_RUNNING : EXIT_SELF,
+		    "signal pid %ld", (long)pid);
+	return EXIT_OK;
+}
+
+/*
+ * Signals pid, waits up to timeout seconds for it to go, then kills it.
+ * Returns 0 once it is gone, 1 if it could not be stopped.
+ */
+int
+stop_process(pid_t pid, int sig, int timeout)
+{
+	int pidfd, r = EXIT_OK;
+
+	pidfd = open_pidfd(pid);
+	if (send_signal(pid, pidfd, sig) == -1 && errno != ESRCH) {
+		warnx("stop pid %ld: %s", (long)pid, strerror(errno));
+		r = EXIT_RUNNING;
+	} else if (!wait_gone(pid, pidfd, timeout)) {
+		verbose("pid %ld still there after %d s: SIGKILL", (long)pid,
+		    timeout);
+		if (send_signal(pid, pidfd, SIGKILL) == -1 && errno != ESRCH) {
+			warnx("kill pid %ld: %s", (long)pid, strerror(errno));
+			r = EXIT_RUNNING;
+		} else if (!wait_gone(pid, pidfd, KILL_WAIT)) {
+			warnx("kill pid %ld: still running", (long)pid);
+			r = EXIT_RUNNING;
+		}
+	}
+	if (pidfd != -1)
+		(void)close(pidfd);
+	return r;
+}
+
+/*
+ * The PID holding the pidfile's lock, if the file names that PID too; 0 when
+ * nobody holds it.  A file that names another process than the holder has
+ * been tampered with: signal nobody.
+ */
+static pid_t
+find_daemon(const char *pidfile, bool strict)
+{
+	pid_t holder, named;
+
+	holder = lock_holder(pidfile);
+	if (holder == -1 && errno == ENOENT)
+		return 0;
+	if (holder == -1)
+		die(EXIT_SELF, "read pidfile %s", pidfile);
+	if (holder == 0)
+		return 0;
+	named = pidfile_read(pidfile);
+	if (strict && named != holder)
+		diex(EXIT_RUNNING, "read pidfile %s: it names pid %ld, but pid "
+		    "%ld holds its lock; not signalling", pidfile, (long)named,
+		    (long)holder);
+	return holder;
+}
+
+/*
+ * A pidfd (Linux 5.3) names the process itself, not its number: signals
+ * and waits through it cannot reach a later process that reused the PID.
+ * -1 where the kernel has none; the callers fall back to the PID.
+ */
+static int
+open_pidfd(pid_t pid)
+{
+#ifdef SYS_pidfd_open
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+#else
+	(void)pid;
+	errno = ENOSYS;
+	return -1;
+#endif
+}
+
+static int
+send_signal(pid_t pid, int pidfd, int sig)
+{
+#ifdef SYS_pidfd_send_signal
+	if (pidfd != -1)
+		return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+#else
+	(void)pidfd;
+#endif
+	return kill(pid, sig);
+}
+
+/*
+ * Waits up to secs for pid to exit.  A pidfd polls readable when it does,
+ * with no busy waiting; without one, look at the process every few ms,
+ * backing off to 100 ms.  A zombie counts as gone: it holds no lock and
+ * runs no code, and its parent may reap it late.
+ */
+static bool
+wait_gone(pid_t pid, int pidfd, int secs)
+{
+	struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
+	struct timespec nap = { 0, 1000000 };
+	long waited_ms = 0;
+	int r;
+
+	if (pidfd != -1) {
+		do
+			r = poll(&pfd, 1, secs * 1000);
+		while (r == -1 && errno == EINTR);
+		return r == 1;
+	}
+	while (!is_gone(pid)) {
+		if (waited_ms >= secs * 1000L)
+			return false;
+		(void)nanosleep(&nap, NULL);
+		waited_ms += nap.tv_nsec / 1000000;
+		if (nap.tv_nsec < 100000000)
+			nap.tv_nsec *= 2;
+	}
+	return true;
+}
+
+/* True if pid no longer exists or is a zombie. */
+static bool
+is_gone(pid_t pid)
+{
+	char path[64], buf[512], *paren;
+	ssize_t n;
+	int fd;
+
+	if (kill(pid, 0) == -1 && errno == ESRCH)
+		return true;
+	(void)snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd == -1)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	(void)close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	paren = strrchr(buf, ')');
+	return paren != NULL && paren[1] == ' ' && paren[2] == 'Z';
+}
+
+/* Removes a pidfile its daemon left behind, unless another holds it. */
+static void
+remove_pidfile(const char *pidfile)
+{
+	if (pidfile_remove_unlocked(pidfile) == -1)
+		warnx("remove pidfile %s: %s", pidfile, strerror(errno));
+}
