@@ -26,7 +26,7 @@
 /* How long to wait for a process to die after SIGKILL. */
 #define KILL_WAIT 5
 
-static pid_t find_daemon(const char *, bool);
+static pid_t find_daemon(const char *);
 static int open_pidfd(pid_t);
 static int send_signal(pid_t, int, int);
 static bool wait_gone(pid_t, int, int);
@@ -83,7 +83,7 @@ status_daemon(const char *pidfile, bool quiet)
 	}
 	if (pid == -1) {
 		if (!quiet)
-			warnx("read pidfile %s: %s", pidfile, strerror(errno));
+			errorx("read pidfile %s: %s", pidfile, strerror(errno));
 		return LSB_UNKNOWN;
 	}
 	if (pid == 0) {
@@ -106,7 +106,7 @@ stop_daemon(const char *pidfile, int sig, int timeout, bool quiet)
 	pid_t pid;
 	int r;
 
-	pid = find_daemon(pidfile, true);
+	pid = find_daemon(pidfile);
 	if (pid == 0) {
 		if (!quiet)
 			puts("not running");
@@ -129,7 +129,7 @@ signal_daemon(const char *pidfile, int sig)
 	pid_t pid;
 	int pidfd, r;
 
-	pid = find_daemon(pidfile, true);
+	pid = find_daemon(pidfile);
 	if (pid == 0)
 		diex(EXIT_RUNNING, "signal %s: not running", pidfile);
 	pidfd = open_pidfd(pid);
@@ -153,16 +153,16 @@ stop_process(pid_t pid, int sig, int timeout)
 
 	pidfd = open_pidfd(pid);
 	if (send_signal(pid, pidfd, sig) == -1 && errno != ESRCH) {
-		warnx("stop pid %ld: %s", (long)pid, strerror(errno));
+		errorx("stop pid %ld: %s", (long)pid, strerror(errno));
 		r = EXIT_RUNNING;
 	} else if (!wait_gone(pid, pidfd, timeout)) {
 		verbose("pid %ld still there after %d s: SIGKILL", (long)pid,
 		    timeout);
 		if (send_signal(pid, pidfd, SIGKILL) == -1 && errno != ESRCH) {
-			warnx("kill pid %ld: %s", (long)pid, strerror(errno));
+			errorx("kill pid %ld: %s", (long)pid, strerror(errno));
 			r = EXIT_RUNNING;
 		} else if (!wait_gone(pid, pidfd, KILL_WAIT)) {
-			warnx("kill pid %ld: still running", (long)pid);
+			errorx("kill pid %ld: still running", (long)pid);
 			r = EXIT_RUNNING;
 		}
 	}
@@ -177,7 +177,7 @@ stop_process(pid_t pid, int sig, int timeout)
  * been tampered with: signal nobody.
  */
 static pid_t
-find_daemon(const char *pidfile, bool strict)
+find_daemon(const char *pidfile)
 {
 	pid_t holder, named;
 
@@ -189,7 +189,7 @@ find_daemon(const char *pidfile, bool strict)
 	if (holder == 0)
 		return 0;
 	named = pidfile_read(pidfile);
-	if (strict && named != holder)
+	if (named != holder)
 		diex(EXIT_RUNNING, "read pidfile %s: it names pid %ld, but pid "
 		    "%ld holds its lock; not signalling", pidfile, (long)named,
 		    (long)holder);
@@ -284,5 +284,5 @@ static void
 remove_pidfile(const char *pidfile)
 {
 	if (pidfile_remove_unlocked(pidfile) == -1)
-		warnx("remove pidfile %s: %s", pidfile, strerror(errno));
+		errorx("remove pidfile %s: %s", pidfile, strerror(errno));
 }

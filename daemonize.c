@@ -1032,9 +1032,9 @@ die(int code, const char *fmt, ...)
 	vdie(code, errno, fmt, ap);
 }
 
-/* "daemonize: warning: <what>" on standard error, and go on. */
+/* "daemonize: <what>" on standard error, and go on. */
 void
-warnx(const char *fmt, ...)
+errorx(const char *fmt, ...)
 {
 	char buf[1024];
 	va_list ap;

@@ -29,7 +29,7 @@ enum lsb_status {
 
 _Noreturn void die(int, const char *, ...) PRINTF_LIKE(2, 3);
 _Noreturn void diex(int, const char *, ...) PRINTF_LIKE(2, 3);
-void warnx(const char *, ...) PRINTF_LIKE(1, 2);
+void errorx(const char *, ...) PRINTF_LIKE(1, 2);
 void verbose(const char *, ...) PRINTF_LIKE(1, 2);
 
 /* control.c: --status, --stop and --signal. */

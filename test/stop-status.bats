@@ -1,0 +1,122 @@
+#!/usr/bin/env bats
+# --status, --stop and --signal: the pidfile's lock decides, not its number.
+
+bats_require_minimum_version 1.5.0
+load helpers
+
+@test "--status of a running daemon exits 0 and names it" {
+	"$DAEMONIZE" -p "$PF" sleep 1000
+	run -0 "$DAEMONIZE" --status -p "$PF"
+	[ "$output" = "running (pid $(pid_in "$PF"))" ]
+}
+
+@test "--status with a stale pidfile exits 1" {
+	"$DAEMONIZE" -p "$PF" sleep 1000
+	kill -KILL "$(pid_in "$PF")"
+	wait_until 2 '! is_alive "$(pid_in "$PF")"'
+	run -1 "$DAEMONIZE" --status -p "$PF"
+	[ "$output" = "not running (stale pidfile $PF)" ]
+}
+
+@test "--status without a pidfile exits 3" {
+	run -3 "$DAEMONIZE" --status -p "$PF"
+	[ "$output" = "not running" ]
+}
+
+@test "--status of a live PID that holds no lock is not running" {
+	sleep 1000 3>&- &
+	echo $! >"$PF"
+	run -1 "$DAEMONIZE" --status -p "$PF"
+	kill $!
+}
+
+@test "--status when the pidfile cannot be read exits 4" {
+	require_root
+	dir=$(public_dir)
+	PF="$dir/d.pid"
+	"$DAEMONIZE" -p "$PF" sleep 1000
+	chmod 0600 "$PF"
+	run -4 --separate-stderr as_nobody "$DAEMONIZE" --status -p "$PF"
+	[ "$stderr" = "daemonize: read pidfile $PF: Permission denied" ]
+}
+
+@test "--status -q prints nothing" {
+	"$DAEMONIZE" -p "$PF" sleep 1000
+	run -0 "$DAEMONIZE" --status -q -p "$PF"
+	[ -z "$output" ]
+}
+
+@test "--stop stops a running daemon and removes its pidfile" {
+	"$DAEMONIZE" -p "$PF" sleep 1000
+	pid=$(pid_in "$PF")
+	run -0 "$DAEMONIZE" --stop -p "$PF"
+	[ "$output" = "stopped (pid $pid)" ]
+	! is_alive "$pid"
+	[ ! -e "$PF" ]
+}
+
+@test "--stop escalates to SIGKILL after --timeout for a daemon ignoring TERM" {
+	"$DAEMONIZE" -p "$PF" sh -c 'trap "" TERM; while :; do sleep 1; done'
+	pid=$(pid_in "$PF")
+	start=$(date +%s%N)
+	run -0 "$DAEMONIZE" --stop --timeout 1 -p "$PF"
+	elapsed_ms=$((($(date +%s%N) - start) / 1000000))
+	! is_alive "$pid"
+	((elapsed_ms >= 1000 && elapsed_ms < 2000))
+}
+
+@test "--stop of a stopped daemon says not running and exits 0" {
+	run -0 "$DAEMONIZE" --stop -p "$PF"
+	[ "$output" = "not running" ]
+}
+
+@test "--stop does not signal a live process a stale pidfile names" {
+	sleep 1000 3>&- &
+	victim=$!
+	echo "$victim" >"$PF"
+	run -0 "$DAEMONIZE" --stop -p "$PF"
+	[ "$output" = "not running" ]
+	is_alive "$victim"
+	kill "$victim"
+}
+
+@test "--stop signals nobody when the pidfile names another process than the lock holder" {
+	"$DAEMONIZE" -p "$PF" sleep 1000
+	daemon=$(pid_in "$PF")
+	sleep 1000 3>&- &
+	victim=$!
+	printf '%s\n' "$victim" >"$PF"
+	run -1 --separate-stderr "$DAEMONIZE" --stop -p "$PF"
+	[ "$stderr" = "daemonize: read pidfile $PF: it names pid $victim, but pid $daemon holds its lock; not signalling" ]
+	is_alive "$victim"
+	is_alive "$daemon"
+	kill "$victim"
+}
+
+@test "--stop --signal sends the given signal first" {
+	"$DAEMONIZE" -o out -p "$PF" sh -c 'trap "echo got-int; exit 0" INT; while :; do sleep 0.1; done'
+	run -0 "$DAEMONIZE" --stop --signal INT -p "$PF"
+	grep -qx got-int out
+}
+
+@test "--signal without --stop sends the signal and leaves the daemon running" {
+	"$DAEMONIZE" -o out -p "$PF" sh -c 'trap "echo reload" HUP; while :; do sleep 0.1; done'
+	pid=$(pid_in "$PF")
+	run -0 "$DAEMONIZE" --signal SIGHUP -p "$PF"
+	wait_until 2 'grep -qx reload out'
+	is_alive "$pid"
+}
+
+@test "--signal takes names with or without SIG, and numbers" {
+	for sig in hup SIGHUP 1 USR1; do
+		"$DAEMONIZE" -p "$PF" sh -c 'trap : HUP USR1; while :; do sleep 0.1; done'
+		run -0 "$DAEMONIZE" --signal "$sig" -p "$PF"
+		"$DAEMONIZE" --stop -q -p "$PF"
+	done
+	run -2 "$DAEMONIZE" --signal NOPE -p "$PF"
+}
+
+@test "--stop needs -p" {
+	run -2 --separate-stderr "$DAEMONIZE" --stop
+	[ "$stderr" = "daemonize: --status, --stop and --signal need -p (try 'daemonize --help')" ]
+}
