@@ -51,7 +51,7 @@ load helpers
 	pid=$(pid_in "$PF")
 	run -0 "$DAEMONIZE" --stop -p "$PF"
 	[ "$output" = "stopped (pid $pid)" ]
-	! is_alive "$pid"
+	run ! is_alive "$pid"
 	[ ! -e "$PF" ]
 }
 
@@ -61,7 +61,7 @@ load helpers
 	start=$(date +%s%N)
 	run -0 "$DAEMONIZE" --stop --timeout 1 -p "$PF"
 	elapsed_ms=$((($(date +%s%N) - start) / 1000000))
-	! is_alive "$pid"
+	run ! is_alive "$pid"
 	((elapsed_ms >= 1000 && elapsed_ms < 2000))
 }
 

@@ -1,0 +1,78 @@
+#!/usr/bin/env bats
+# examples/init.d: each LSB action against a real daemon.
+
+bats_require_minimum_version 1.5.0
+load helpers
+
+setup() {
+	cd "$BATS_TEST_TMPDIR" || return 1
+	export DAEMONIZE_TEST_TAG="$BATS_TEST_TMPDIR"
+	PF="$BATS_TEST_TMPDIR/d.pid"
+	printf '#!/bin/sh\ntrap "echo reloaded >>%s/log" HUP\nwhile :; do sleep 0.1; done\n' \
+		"$BATS_TEST_TMPDIR" >exampled
+	chmod +x exampled
+	export DAEMON="$BATS_TEST_TMPDIR/exampled" PIDFILE="$PF" STOP_TIMEOUT=2
+	export DAEMONIZE
+	INIT="$BATS_TEST_DIRNAME/../examples/init.d/exampled"
+}
+
+@test "init script: start starts the daemon and exits 0" {
+	run -0 "$INIT" start
+	is_alive "$(pid_in "$PF")"
+}
+
+@test "init script: start when running exits 0 and starts no second one" {
+	"$INIT" start
+	pid=$(pid_in "$PF")
+	run -0 "$INIT" start
+	[ "$(pid_in "$PF")" = "$pid" ]
+	[ "$(tagged_procs | grep -cx "$pid")" -eq 1 ]
+}
+
+@test "init script: status exits 0 running, 1 dead with pidfile, 3 stopped" {
+	run -3 "$INIT" status
+	"$INIT" start
+	run -0 "$INIT" status
+	pid=$(pid_in "$PF")
+	kill -KILL "$pid"
+	wait_until 2 '! is_alive "$pid"'
+	run -1 "$INIT" status
+}
+
+@test "init script: stop stops the daemon, and stopping again exits 0" {
+	"$INIT" start
+	pid=$(pid_in "$PF")
+	run -0 "$INIT" stop
+	run ! is_alive "$pid"
+	[ ! -e "$PF" ]
+	run -0 "$INIT" stop
+}
+
+@test "init script: restart replaces the daemon" {
+	"$INIT" start
+	old=$(pid_in "$PF")
+	run -0 "$INIT" restart
+	new=$(pid_in "$PF")
+	[ "$new" != "$old" ]
+	is_alive "$new"
+	run ! is_alive "$old"
+}
+
+@test "init script: reload and force-reload send SIGHUP" {
+	"$INIT" start
+	run -0 "$INIT" reload
+	wait_until 2 '[ "$(grep -c reloaded log)" -eq 1 ]'
+	run -0 "$INIT" force-reload
+	wait_until 2 '[ "$(grep -c reloaded log)" -eq 2 ]'
+}
+
+@test "init script: reload of a stopped daemon exits 7" {
+	run -7 "$INIT" reload
+}
+
+@test "the systemd units pass systemd-analyze verify" {
+	command -v systemd-analyze >/dev/null || skip "systemd-analyze is not installed"
+	for unit in "$BATS_TEST_DIRNAME"/../examples/systemd/*.service; do
+		run -0 systemd-analyze verify --man=no "$unit"
+	done
+}
