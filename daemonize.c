@@ -155,9 +155,13 @@ _Noreturn static void vdie(int, int, const char *, va_list)
 _Noreturn static void usage_error(const char *, ...) PRINTF_LIKE(1, 2);
 
 static const char usage_text[] =
-"usage: daemonize [-afhvV] [-c dir] [-E name=value] [-e file] [-l lockfile]\n"
+"usage: daemonize [-afhqvV] [-c dir] [-E name=value] [-e file] [-l lockfile]\n"
 "                 [-m umask] [-o file] [-p pidfile] [-u user[:group]]\n"
-"                 [--] command [arg ...]\n"
+"                 [-w[secs]] [--ready-fd=n] [--] command [arg ...]\n"
+"       daemonize --status [-q] -p pidfile\n"
+"       daemonize --stop [-q] [--signal=sig] [--timeout=secs] -p pidfile\n"
+"       daemonize --signal=sig -p pidfile\n"
+"       daemonize --notify [line ...]\n"
 "\n"
 "Run command as a Unix daemon: detached from the terminal, in a session of its\n"
 "own, with a clean process state.  Return once command runs.\n"
@@ -172,17 +176,29 @@ static const char usage_text[] =
 "  -m, --umask=MODE          octal file creation mask (default 022)\n"
 "  -o, --stdout=FILE         standard output to FILE (default /dev/null)\n"
 "  -p, --pidfile=FILE        write command's PID to FILE and hold its lock\n"
+"  -q, --quiet               --status and --stop print nothing\n"
 "  -u, --user=USER[:GROUP]   run command as USER (root only)\n"
 "  -v, --verbose             report each step on standard error\n"
 "  -V, --version             show the version and exit\n"
+"  -w, --wait[=SECS]         return once command is ready (sd_notify READY=1\n"
+"                            to $NOTIFY_SOCKET), within SECS (default 60)\n"
+"      --ready-fd=N          with -w: command writes a newline to fd N instead\n"
+"      --notify [LINE ...]   send LINEs (default READY=1) to $NOTIFY_SOCKET\n"
+"      --signal=SIG          send SIG to the daemon of -p (with --stop: first)\n"
+"      --status              is the daemon of -p running? (LSB 0, 1, 3, 4)\n"
+"      --stop                stop the daemon of -p: SIG or TERM, then KILL\n"
+"      --timeout=SECS        --stop waits SECS before KILL (default 10)\n"
 "\n"
 "Exit status:\n"
-"    0  command runs\n"
+"    0  command runs (is ready, with -w)\n"
 "    1  another instance holds the pidfile or lockfile\n"
 "    2  usage error\n"
+"  124  -w: command was not ready in time, and was stopped\n"
 "  125  daemonize failed before command ran\n"
 "  126  command cannot be executed\n"
-"  127  command not found\n";
+"  127  command not found\n"
+"--status exits 0 running, 1 not running but pidfile left, 3 not running,\n"
+"4 unknown; --stop exits 0 once stopped or not running, 1 if it cannot stop.\n";
 
 int
 main(int argc, char *argv[])

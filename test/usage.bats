@@ -11,7 +11,8 @@ TRY="(try 'daemonize --help')"
 	[[ ${lines[0]} == "usage: daemonize "* ]]
 	[ -z "$stderr" ]
 	for opt in append chdir env stderr foreground help lockfile umask \
-		stdout pidfile user verbose version; do
+		stdout pidfile user verbose version quiet wait ready-fd notify \
+		signal status stop timeout; do
 		[[ $output == *"--$opt"* ]]
 	done
 }
