@@ -260,23 +260,37 @@ wait_gone(pid_t pid, int pidfd, int secs)
 static bool
 is_gone(pid_t pid)
 {
-	char path[64], buf[512], *paren;
-	ssize_t n;
-	int fd;
+	char buf[512];
+	const char *state;
 
 	if (kill(pid, 0) == -1 && errno == ESRCH)
 		return true;
+	state = proc_stat(pid, buf, sizeof(buf));
+	return state != NULL && state[0] == 'Z';
+}
+
+/*
+ * Reads /proc/PID/stat into buf and returns where the fields after the
+ * command's name begin (the state first), or NULL.
+ */
+const char *
+proc_stat(pid_t pid, char *buf, size_t size)
+{
+	char path[64], *paren;
+	ssize_t n;
+	int fd;
+
 	(void)snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd == -1)
-		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
+		return NULL;
+	n = read(fd, buf, size - 1);
 	(void)close(fd);
 	if (n <= 0)
-		return false;
+		return NULL;
 	buf[n] = '\0';
 	paren = strrchr(buf, ')');
-	return paren != NULL && paren[1] == ' ' && paren[2] == 'Z';
+	return paren != NULL && paren[1] == ' ' ? paren + 2 : NULL;
 }
 
 /* Removes a pidfile its daemon left behind, unless another holds it. */

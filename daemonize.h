@@ -5,6 +5,7 @@
 #define DAEMONIZE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 enum exit_code {
@@ -38,6 +39,7 @@ int stop_daemon(const char *pidfile, int sig, int timeout, bool quiet);
 int signal_daemon(const char *pidfile, int sig);
 int stop_process(pid_t pid, int sig, int timeout);
 int parse_signal(const char *name);
+const char *proc_stat(pid_t pid, char *buf, size_t size);
 
 /* ready.c: -w, --ready-fd and --notify. */
 int ready_open(int ready_fd);

@@ -222,26 +222,17 @@ read_notification(int fd, pid_t pid, pid_t sid)
 static bool
 from_daemon(const struct ucred *cred, pid_t pid, pid_t sid)
 {
-	char path[64], buf[512], *p;
-	ssize_t n;
-	int fd, field;
+	char buf[512];
+	const char *p;
+	int field;
 
 	if (cred->pid == pid)
 		return true;
-	(void)snprintf(path, sizeof(path), "/proc/%ld/stat", (long)cred->pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd == -1)
-		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	(void)close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	/* After the command's name: state, ppid, pgrp, session. */
-	for (field = 0; p != NULL && field < 4; field++)
-		p = strchr(p + 1, ' ');
-	return p != NULL && strtol(p + 1, NULL, 10) == (long)sid;
+	p = proc_stat(cred->pid, buf, sizeof(buf));
+	/* state, ppid, pgrp, then the session. */
+	for (field = 0; p != NULL && field < 3; field++)
+		p = strchr(p, ' ') != NULL ? strchr(p, ' ') + 1 : NULL;
+	return p != NULL && strtol(p, NULL, 10) == (long)sid;
 }
 
 /* If the daemon has exited: remove its pidfile and exit with its status. */
