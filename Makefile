@@ -17,7 +17,7 @@ SANITIZE = -fsanitize=address,undefined -fno-sanitize-recover=all \
 
 SRC = daemonize.c pidfile.c control.c ready.c
 HDR = daemonize.h pidfile.h
-TESTBINS = daemonize-close-proc daemonize-close-loop
+TESTBINS = daemonize-close-proc daemonize-close-loop daemonize-no-pidfd
 
 all: daemonize
 
@@ -31,6 +31,11 @@ daemonize-close-proc: $(SRC) $(HDR)
 
 daemonize-close-loop: $(SRC) $(HDR)
 	$(CC) $(WARNINGS) $(DEFS) -DCLOSE_FDS_FALLBACK=2 $(CPPFLAGS) $(CFLAGS) \
+	    $(LDFLAGS) -o $@ $(SRC)
+
+# The same program, without pidfds, as on kernels before 5.3.
+daemonize-no-pidfd: $(SRC) $(HDR)
+	$(CC) $(WARNINGS) $(DEFS) -DNO_PIDFD=1 $(CPPFLAGS) $(CFLAGS) \
 	    $(LDFLAGS) -o $@ $(SRC)
 
 daemonize-san: $(SRC) $(HDR)

@@ -23,6 +23,11 @@
 #include "daemonize.h"
 #include "pidfile.h"
 
+/* Test builds set NO_PIDFD to 1 to run the fallbacks for older kernels. */
+#ifndef NO_PIDFD
+#define NO_PIDFD 0
+#endif
+
 /* How long to wait for a process to die after SIGKILL. */
 #define KILL_WAIT 5
 
@@ -204,7 +209,7 @@ find_daemon(const char *pidfile)
 static int
 open_pidfd(pid_t pid)
 {
-#ifdef SYS_pidfd_open
+#if defined(SYS_pidfd_open) && !NO_PIDFD
 	return (int)syscall(SYS_pidfd_open, pid, 0);
 #else
 	(void)pid;

@@ -27,6 +27,11 @@
 #include "daemonize.h"
 #include "pidfile.h"
 
+/* Test builds set NO_PIDFD to 1 to run the fallbacks for older kernels. */
+#ifndef NO_PIDFD
+#define NO_PIDFD 0
+#endif
+
 /* How often to look at the daemon where there is no pidfd. */
 #define POLL_MS 20
 /* How long --notify waits for the datagram to be read. */
@@ -127,7 +132,7 @@ ready_wait(int fd, bool pipe, pid_t pid, pid_t sid, int secs,
 	long deadline = now_ms() + secs * 1000L, left;
 	int pidfd, r;
 
-#ifdef SYS_pidfd_open
+#if defined(SYS_pidfd_open) && !NO_PIDFD
 	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 #else
 	pidfd = -1;

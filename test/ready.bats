@@ -46,6 +46,13 @@ now_ms() {
 	assert_nothing_left
 }
 
+@test "-w without pidfds still returns at once for a daemon that exits first" {
+	start=$(now_ms)
+	run -3 "$BATS_TEST_DIRNAME/../daemonize-no-pidfd" -w30 -p "$PF" sh -c 'exit 3'
+	(($(now_ms) - start < 3000))
+	assert_nothing_left
+}
+
 @test "-w returns 128+N for a daemon killed by signal N before it is ready" {
 	run -137 "$DAEMONIZE" -w30 -p "$PF" sh -c 'kill -KILL $$'
 	assert_nothing_left

@@ -65,6 +65,14 @@ load helpers
 	((elapsed_ms >= 1000 && elapsed_ms < 2000))
 }
 
+@test "--stop without pidfds, as on old kernels, escalates to SIGKILL too" {
+	"$DAEMONIZE" -p "$PF" sh -c 'trap "" TERM; while :; do sleep 1; done'
+	pid=$(pid_in "$PF")
+	run -0 "$BATS_TEST_DIRNAME/../daemonize-no-pidfd" --stop --timeout 1 -p "$PF"
+	run ! is_alive "$pid"
+	[ ! -e "$PF" ]
+}
+
 @test "--stop of a stopped daemon says not running and exits 0" {
 	run -0 "$DAEMONIZE" --stop -p "$PF"
 	[ "$output" = "not running" ]
