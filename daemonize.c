@@ -10,7 +10,7 @@
  * pidfile complete, or with the reason it did not.  The steps below appear in
  * the order main() takes them.
  */
-/* For pipe2, initgroups, getresuid, putenv and the close_range syscall. */
+/* For pipe2, initgroups, strchrnul, getauxval and syscall numbers. */
 #define _GNU_SOURCE
 
 #include <sys/auxv.h>
@@ -119,6 +119,7 @@ static struct state st = {
 
 static void parse_args(int, char *[]);
 static void parse_option(int, char *);
+static void parse_long_option(int, char *);
 static void check_mode(void);
 static int parse_uint(const char *, const char *, int);
 _Noreturn static void start(void);
@@ -365,6 +366,9 @@ parse_option(int c, char *arg)
 	case 'p':
 		st.opt.pidfile = arg;
 		break;
+	case 'q':
+		st.opt.quiet = true;
+		break;
 	case 'u':
 		st.opt.user = arg;
 		break;
@@ -374,15 +378,22 @@ parse_option(int c, char *arg)
 	case 'V':
 		printf("daemonize %s\n", VERSION);
 		exit(EXIT_OK);
-	case 'q':
-		st.opt.quiet = true;
-		break;
 	case 'w':
 		st.opt.wait = arg != NULL ? parse_uint("-w", arg, 86400) :
 		    DEFAULT_WAIT;
 		if (st.opt.wait == 0)
 			usage_error("option -w wants at least 1 second");
 		break;
+	default:
+		parse_long_option(c, arg);
+	}
+}
+
+/* Takes one option that has no letter, and its argument. */
+static void
+parse_long_option(int c, char *arg)
+{
+	switch (c) {
 	case OPT_NOTIFY:
 		st.mode = MODE_NOTIFY;
 		break;
