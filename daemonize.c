@@ -149,6 +149,8 @@ static int open_output(const char *);
 static void change_dir(void);
 static void switch_user(void);
 _Noreturn static void exec_command(void);
+static void vsay(const char *, va_list) PRINTF_LIKE(1, 0);
+static void put(int, const char *, size_t);
 static size_t format_line(char *, size_t, int, const char *, va_list)
     PRINTF_LIKE(4, 0);
 _Noreturn static void vdie(int, int, const char *, va_list)
@@ -834,7 +836,7 @@ read_report(int fd)
 	}
 	if (len == 0)
 		return daemon;
-	(void)write(STDERR_FILENO, buf + 1, len - 1);
+	put(STDERR_FILENO, buf + 1, len - 1);
 	exit((unsigned char)buf[0]);
 }
 
@@ -1037,16 +1039,32 @@ exec_command(void)
 void
 verbose(const char *fmt, ...)
 {
-	char buf[1024];
 	va_list ap;
-	size_t len;
 
 	if (!st.opt.verbose)
 		return;
 	va_start(ap, fmt);
-	len = format_line(buf, sizeof(buf), 0, fmt, ap);
+	vsay(fmt, ap);
 	va_end(ap);
-	(void)write(st.msg_fd, buf, len);
+}
+
+/* "daemonize: <what>" on standard error, and go on. */
+void
+errorx(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsay(fmt, ap);
+	va_end(ap);
+}
+
+static void
+vsay(const char *fmt, va_list ap)
+{
+	char buf[1024];
+
+	put(st.msg_fd, buf, format_line(buf, sizeof(buf), 0, fmt, ap));
 }
 
 /* Exits with code after "daemonize: <what>: <strerror(errno)>". */
@@ -1057,20 +1075,6 @@ die(int code, const char *fmt, ...)
 
 	va_start(ap, fmt);
 	vdie(code, errno, fmt, ap);
-}
-
-/* "daemonize: <what>" on standard error, and go on. */
-void
-errorx(const char *fmt, ...)
-{
-	char buf[1024];
-	va_list ap;
-	size_t len;
-
-	va_start(ap, fmt);
-	len = format_line(buf, sizeof(buf), 0, fmt, ap);
-	va_end(ap);
-	(void)write(st.msg_fd, buf, len);
 }
 
 /* Exits with code after "daemonize: <what>". */
@@ -1113,11 +1117,31 @@ vdie(int code, int err, const char *fmt, va_list ap)
 	if (st.pid_fd != -1)
 		(void)unlink(st.opt.pidfile);
 	if (st.report_fd != -1) {
-		(void)write(st.report_fd, buf, len);
+		put(st.report_fd, buf, len);
 		_exit(code);
 	}
-	(void)write(st.msg_fd, buf + 1, len - 1);
+	put(st.msg_fd, buf + 1, len - 1);
 	exit(code);
+}
+
+/*
+ * Writes all of buf, or as much as fd takes: a message that cannot be
+ * written has nowhere else to go.
+ */
+static void
+put(int fd, const char *buf, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		n = write(fd, buf, len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;
+		buf += n;
+		len -= (size_t)n;
+	}
 }
 
 /* Formats "daemonize: <what>[: <strerror(err)>]\n", cut to fit in size. */
