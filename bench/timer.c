@@ -39,11 +39,12 @@ now_ms(void)
 static void
 split(char *cmd, char **argv)
 {
+	static char sh[] = "sh", dash_c[] = "-c";
 	int n = 0;
 
 	if (strncmp(cmd, "sh -c ", 6) == 0) {
-		argv[0] = "sh";
-		argv[1] = "-c";
+		argv[0] = sh;
+		argv[1] = dash_c;
 		argv[2] = cmd + 6;
 		argv[3] = NULL;
 		return;
