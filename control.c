@@ -32,7 +32,6 @@
 #define KILL_WAIT 5
 
 static pid_t find_daemon(const char *);
-static int open_pidfd(pid_t);
 static int send_signal(pid_t, int, int);
 static bool wait_gone(pid_t, int, int);
 static bool is_gone(pid_t);
@@ -206,7 +205,7 @@ find_daemon(const char *pidfile)
  * and waits through it cannot reach a later process that reused the PID.
  * -1 where the kernel has none; the callers fall back to the PID.
  */
-static int
+int
 open_pidfd(pid_t pid)
 {
 #if defined(SYS_pidfd_open) && !NO_PIDFD

@@ -39,13 +39,14 @@ int stop_daemon(const char *pidfile, int sig, int timeout, bool quiet);
 int signal_daemon(const char *pidfile, int sig);
 int stop_process(pid_t pid, int sig, int timeout);
 int parse_signal(const char *name);
+int open_pidfd(pid_t pid);
 const char *proc_stat(pid_t pid, char *buf, size_t size);
 
 /* ready.c: -w, --ready-fd and --notify. */
 int ready_open(int ready_fd);
 void ready_keep(int ready_fd);
-_Noreturn void ready_wait(int fd, bool pipe, pid_t pid, pid_t sid, int secs,
-    const char *pidfile);
+_Noreturn void ready_wait(int fd, bool is_pipe, pid_t pid, pid_t sid,
+    int secs, const char *pidfile);
 int notify_send(char *const lines[]);
 
 #endif

@@ -8,7 +8,6 @@
 
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -26,11 +25,6 @@
 
 #include "daemonize.h"
 #include "pidfile.h"
-
-/* Test builds set NO_PIDFD to 1 to run the fallbacks for older kernels. */
-#ifndef NO_PIDFD
-#define NO_PIDFD 0
-#endif
 
 /* How often to look at the daemon where there is no pidfd. */
 #define POLL_MS 20
@@ -125,18 +119,14 @@ ready_keep(int n)
  * stopping it on timeout.
  */
 void
-ready_wait(int fd, bool pipe, pid_t pid, pid_t sid, int secs,
+ready_wait(int fd, bool is_pipe, pid_t pid, pid_t sid, int secs,
     const char *pidfile)
 {
 	struct pollfd pfd[2];
 	long deadline = now_ms() + secs * 1000L, left;
 	int pidfd, r;
 
-#if defined(SYS_pidfd_open) && !NO_PIDFD
-	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-#else
-	pidfd = -1;
-#endif
+	pidfd = open_pidfd(pid);
 	pfd[0] = (struct pollfd){ .fd = fd, .events = POLLIN };
 	pfd[1] = (struct pollfd){ .fd = pidfd, .events = POLLIN };
 	while ((left = deadline - now_ms()) > 0) {
@@ -145,7 +135,7 @@ ready_wait(int fd, bool pipe, pid_t pid, pid_t sid, int secs,
 		if (r == -1 && errno != EINTR)
 			die(EXIT_SELF, "wait for readiness");
 		if (pfd[0].revents != 0) {
-			r = pipe ? read_ready_pipe(fd) :
+			r = is_pipe ? read_ready_pipe(fd) :
 			    read_notification(fd, pid, sid);
 			if (r == 1) {
 				verbose("ready");
@@ -198,9 +188,11 @@ read_notification(int fd, pid_t pid, pid_t sid)
 	int ready = 0;
 
 	n = recvmsg(fd, &msg, MSG_PEEK | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-	if (n == -1)
-		return errno == EINTR || errno == EAGAIN ? 0 :
-		    (die(EXIT_SELF, "read notify socket"), 0);
+	if (n == -1) {
+		if (errno == EINTR || errno == EAGAIN)
+			return 0;
+		die(EXIT_SELF, "read notify socket");
+	}
 	buf[n] = '\0';
 	for (c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c))
 		if (c->cmsg_level == SOL_SOCKET &&
