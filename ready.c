@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 
 #include <sys/ioctl.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/un.h>
@@ -37,6 +38,8 @@ static int read_ready_pipe(int);
 static int read_notification(int, pid_t, pid_t);
 static bool from_daemon(const struct ucred *, pid_t, pid_t);
 static void daemon_exited(pid_t, const char *);
+static int catch_interrupts(void);
+_Noreturn static void give_up(pid_t, const char *, int, const char *);
 static long now_ms(void);
 static void make_address(const char *, struct sockaddr_un *, socklen_t *);
 
@@ -122,18 +125,27 @@ void
 ready_wait(int fd, bool is_pipe, pid_t pid, pid_t sid, int secs,
     const char *pidfile)
 {
-	struct pollfd pfd[2];
+	struct pollfd pfd[3];
+	struct signalfd_siginfo si;
+	char why[64];
 	long deadline = now_ms() + secs * 1000L, left;
 	int pidfd, r;
 
 	pidfd = open_pidfd(pid);
 	pfd[0] = (struct pollfd){ .fd = fd, .events = POLLIN };
 	pfd[1] = (struct pollfd){ .fd = pidfd, .events = POLLIN };
+	pfd[2] = (struct pollfd){ .fd = catch_interrupts(), .events = POLLIN };
 	while ((left = deadline - now_ms()) > 0) {
-		r = poll(pfd, 2, pidfd == -1 && left > POLL_MS ? POLL_MS :
+		r = poll(pfd, 3, pidfd == -1 && left > POLL_MS ? POLL_MS :
 		    (int)left);
 		if (r == -1 && errno != EINTR)
 			die(EXIT_SELF, "wait for readiness");
+		if (pfd[2].revents != 0 &&
+		    read(pfd[2].fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+			(void)snprintf(why, sizeof(why), "interrupted by signal %d",
+			    (int)si.ssi_signo);
+			give_up(pid, pidfile, 128 + (int)si.ssi_signo, why);
+		}
 		if (pfd[0].revents != 0) {
 			r = is_pipe ? read_ready_pipe(fd) :
 			    read_notification(fd, pid, sid);
@@ -146,12 +158,42 @@ ready_wait(int fd, bool is_pipe, pid_t pid, pid_t sid, int secs,
 		}
 		daemon_exited(pid, pidfile);
 	}
+	(void)snprintf(why, sizeof(why), "not ready after %d s", secs);
+	give_up(pid, pidfile, EXIT_TIMEOUT, why);
+}
+
+/*
+ * A launcher stopped by ^C or kill while it waits must not leave behind a
+ * daemon it never reported as started: take those signals through a
+ * signalfd instead, and stop the daemon first.  Without one, they keep
+ * their default action.
+ */
+static int
+catch_interrupts(void)
+{
+	sigset_t set;
+	int fd;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGQUIT);
+	sigaddset(&set, SIGTERM);
+	fd = signalfd(-1, &set, SFD_CLOEXEC);
+	if (fd != -1 && sigprocmask(SIG_BLOCK, &set, NULL) == -1)
+		die(EXIT_SELF, "block signals");
+	return fd;
+}
+
+/* Stops the daemon that did not get ready, removes its pidfile, exits. */
+static void
+give_up(pid_t pid, const char *pidfile, int code, const char *why)
+{
 	(void)stop_process(pid, SIGTERM, 5);
 	(void)waitpid(pid, NULL, 0);
 	if (pidfile != NULL)
 		(void)pidfile_remove_unlocked(pidfile);
-	diex(EXIT_TIMEOUT, "wait: not ready after %d s; pid %ld stopped", secs,
-	    (long)pid);
+	diex(code, "wait: %s; pid %ld stopped", why, (long)pid);
 }
 
 /* 1 once a newline arrives, -1 at end of file, 0 otherwise. */

@@ -70,6 +70,19 @@ now_ms() {
 	[ "$rc" -eq 124 ]
 }
 
+@test "a launcher killed while it waits stops the daemon and removes the pidfile" {
+	"$DAEMONIZE" -w30 -p "$PF" sleep 1000 &
+	launcher=$!
+	wait_until 5 '[ -s "$PF" ]'
+	daemon=$(pid_in "$PF")
+	kill -TERM "$launcher"
+	rc=0
+	wait "$launcher" || rc=$?
+	[ "$rc" -eq 143 ]
+	run ! is_alive "$daemon"
+	assert_nothing_left
+}
+
 @test "--ready-fd returns once the daemon writes a newline on fd N" {
 	start=$(now_ms)
 	run -0 "$DAEMONIZE" --ready-fd 5 -p "$PF" sh -c \
