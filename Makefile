@@ -81,7 +81,8 @@ sanitize: daemonize-san $(TESTBINS)
 
 lint:
 	mandoc -Tlint -W warning daemonize.1
-	shellcheck -S warning .ci/run test/helpers.bash
+	shellcheck -S warning .ci/run test/helpers.bash bench/run.sh \
+	    examples/init.d/exampled
 	shellcheck -S warning test/*.bats
 
 install: daemonize
