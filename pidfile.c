@@ -164,9 +164,13 @@ pidfile_read(const char *path)
 int
 pidfile_remove_unlocked(const char *path)
 {
+	struct stat sb;
 	pid_t holder;
 	int fd, r;
 
+	/* Not there: nothing to do, and nothing to create to find that out. */
+	if (lstat(path, &sb) == -1 && errno == ENOENT)
+		return 0;
 	switch (lock_acquire(path, &fd, &holder)) {
 	case LOCK_TAKEN:
 		r = unlink(path) == -1 && errno != ENOENT ? -1 : 0;

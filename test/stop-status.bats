@@ -74,8 +74,18 @@ load helpers
 }
 
 @test "--stop of a stopped daemon says not running and exits 0" {
-	run -0 "$DAEMONIZE" --stop -p "$PF"
+	run -0 --separate-stderr "$DAEMONIZE" --stop -p "$PF"
 	[ "$output" = "not running" ]
+	[ -z "$stderr" ]
+	[ ! -e "$PF" ]
+}
+
+@test "--stop without a pidfile creates none, even where it could not" {
+	dir=$(public_dir)
+	chmod 0555 "$dir"
+	run -0 --separate-stderr as_nobody "$DAEMONIZE" --stop -p "$dir/d.pid"
+	[ "$output" = "not running" ]
+	[ -z "$stderr" ]
 }
 
 @test "--stop does not signal a live process a stale pidfile names" {
