@@ -93,17 +93,6 @@ wait_until() {
 	eval "$2"
 }
 
-# Live processes whose command line contains STRING, one PID per line.
-procs_with() {
-	local d cmd
-	for d in /proc/[0-9]*; do
-		cmd=$(tr '\0' ' ' 2>/dev/null <"$d/cmdline") || continue
-		[[ $cmd == *"$1"* ]] && is_alive "${d#/proc/}" &&
-			printf '%s\n' "${d#/proc/}"
-	done
-	return 0
-}
-
 require_root() {
 	[ "$(id -u)" -eq 0 ] || skip "needs root"
 }
