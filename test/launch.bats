@@ -70,11 +70,12 @@ load helpers
 	done
 }
 
-# The control run shows the launcher really had those descriptors.
+# The control run shows the launcher really had those descriptors; the
+# background child opens them only after fork, so wait for them.
 check_no_fd_leaks() {
 	sleep 1000 5</dev/null 9</dev/null 1500</dev/null &
 	control=$!
-	[[ " $(open_fds "$control") " == *" 5 9 "*" 1500 "* ]]
+	wait_until 5 '[[ " $(open_fds "$control") " == *" 5 9 "*" 1500 "* ]]'
 	kill "$control"
 	"$1" -p "$PF" sleep 1000 5</dev/null 9</dev/null 1500</dev/null
 	pid=$(pid_in "$PF")
