@@ -108,13 +108,13 @@ struct state {
 	int msg_fd;		/* where messages go when not to the pipe */
 	int pid_fd;		/* the locked pidfile, once written */
 	int lock_fd;
-	int ready;		/* -w: the notify socket or ready pipe */
+	struct ready ready;	/* -w */
 };
 
 static struct state st = {
 	.opt = { .umask = 022, .ready_fd = -1, .timeout = DEFAULT_TIMEOUT },
 	.devnull = -1, .report_fd = -1, .msg_fd = STDERR_FILENO,
-	.pid_fd = -1, .lock_fd = -1, .ready = -1,
+	.pid_fd = -1, .lock_fd = -1, .ready = { -1, -1, false },
 };
 
 static void parse_args(int, char *[]);
@@ -774,7 +774,9 @@ launch(void)
 	if (st.opt.wait != 0) {
 		if (prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)
 			die(EXIT_SELF, "become subreaper");
-		st.ready = ready_open(st.opt.ready_fd);
+		st.ready.fd = ready_open(st.opt.ready_fd);
+		st.ready.is_pipe = st.opt.ready_fd != -1;
+		st.ready.sigfd = ready_catch();
 	}
 	if (pipe2(report, O_CLOEXEC) == -1)
 		die(EXIT_SELF, "create status pipe");
@@ -783,6 +785,8 @@ launch(void)
 	if (pid == -1)
 		die(EXIT_SELF, "fork");
 	if (pid == 0) {
+		if (st.opt.wait != 0)
+			ready_release();
 		st.report_fd = report[1];
 		detach();
 		run_daemon();
@@ -798,8 +802,8 @@ launch(void)
 		diex(EXIT_SELF, "start daemon: child exited abnormally");
 	verbose("daemon started");
 	if (st.opt.wait != 0)
-		ready_wait(st.ready, st.opt.ready_fd != -1, daemon, pid,
-		    st.opt.wait, st.opt.pidfile);
+		ready_wait(&st.ready, daemon, pid, st.opt.wait,
+		    st.opt.pidfile);
 	exit(EXIT_OK);
 }
 
@@ -809,7 +813,8 @@ launch(void)
  * the exit code in a byte, then the message, in one write no larger than
  * buf.  Reading to the end means that a failed daemon has exited, and
  * removed its pidfile, before we return.  With -w, the middle process
- * writes the daemon's PID first, after a 0 byte; that PID is returned.
+ * writes the daemon's PID first, after a 0 byte; that PID is returned,
+ * and a signal that interrupts the wait stops that daemon.
  */
 static pid_t
 read_report(int fd)
@@ -820,6 +825,9 @@ read_report(int fd)
 	ssize_t n;
 
 	for (;;) {
+		if (st.ready.sigfd != -1)
+			ready_wait_report(fd, st.ready.sigfd, daemon,
+			    st.opt.pidfile);
 		n = read(fd, buf + len, sizeof(buf) - len);
 		if (n == -1 && errno == EINTR)
 			continue;
@@ -828,11 +836,11 @@ read_report(int fd)
 		if (n == 0)
 			break;
 		len += (size_t)n;
-	}
-	if (len > sizeof(daemon) && buf[0] == 0) {
-		memcpy(&daemon, buf + 1, sizeof(daemon));
-		len -= 1 + sizeof(daemon);
-		memmove(buf, buf + 1 + sizeof(daemon), len);
+		if (daemon == 0 && buf[0] == 0 && len >= 1 + sizeof(daemon)) {
+			memcpy(&daemon, buf + 1, sizeof(daemon));
+			len -= 1 + sizeof(daemon);
+			memmove(buf, buf + 1 + sizeof(daemon), len);
+		}
 	}
 	if (len == 0)
 		return daemon;

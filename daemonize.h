@@ -43,9 +43,17 @@ int open_pidfd(pid_t pid);
 const char *proc_stat(pid_t pid, char *buf, size_t size);
 
 /* ready.c: -w, --ready-fd and --notify. */
+struct ready {
+	int fd;			/* the notify socket or the ready pipe */
+	int sigfd;		/* the signals that interrupt, or -1 */
+	bool is_pipe;		/* --ready-fd */
+};
 int ready_open(int ready_fd);
+int ready_catch(void);
+void ready_release(void);
 void ready_keep(int ready_fd);
-_Noreturn void ready_wait(int fd, bool is_pipe, pid_t pid, pid_t sid,
+void ready_wait_report(int fd, int sigfd, pid_t pid, const char *pidfile);
+_Noreturn void ready_wait(const struct ready *r, pid_t pid, pid_t sid,
     int secs, const char *pidfile);
 int notify_send(char *const lines[]);
 

@@ -38,7 +38,7 @@ static int read_ready_pipe(int);
 static int read_notification(int, pid_t, pid_t);
 static bool from_daemon(const struct ucred *, pid_t, pid_t);
 static void daemon_exited(pid_t, const char *);
-static int catch_interrupts(void);
+_Noreturn static void interrupted(int, pid_t, const char *);
 _Noreturn static void give_up(pid_t, const char *, int, const char *);
 static long now_ms(void);
 static void make_address(const char *, struct sockaddr_un *, socklen_t *);
@@ -116,60 +116,14 @@ ready_keep(int n)
 }
 
 /*
- * Waits until the daemon (pid, in session sid, our child: we are its
- * subreaper) is ready, exits, or secs pass, and exits: 0 when ready; with
- * the daemon's status (128+N for signal N) if it exited first; 124 after
- * stopping it on timeout.
- */
-void
-ready_wait(int fd, bool is_pipe, pid_t pid, pid_t sid, int secs,
-    const char *pidfile)
-{
-	struct pollfd pfd[3];
-	struct signalfd_siginfo si;
-	char why[64];
-	long deadline = now_ms() + secs * 1000L, left;
-	int pidfd, r;
-
-	pidfd = open_pidfd(pid);
-	pfd[0] = (struct pollfd){ .fd = fd, .events = POLLIN };
-	pfd[1] = (struct pollfd){ .fd = pidfd, .events = POLLIN };
-	pfd[2] = (struct pollfd){ .fd = catch_interrupts(), .events = POLLIN };
-	while ((left = deadline - now_ms()) > 0) {
-		r = poll(pfd, 3, pidfd == -1 && left > POLL_MS ? POLL_MS :
-		    (int)left);
-		if (r == -1 && errno != EINTR)
-			die(EXIT_SELF, "wait for readiness");
-		if (pfd[2].revents != 0 &&
-		    read(pfd[2].fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-			(void)snprintf(why, sizeof(why), "interrupted by signal %d",
-			    (int)si.ssi_signo);
-			give_up(pid, pidfile, 128 + (int)si.ssi_signo, why);
-		}
-		if (pfd[0].revents != 0) {
-			r = is_pipe ? read_ready_pipe(fd) :
-			    read_notification(fd, pid, sid);
-			if (r == 1) {
-				verbose("ready");
-				exit(EXIT_OK);
-			}
-			if (r == -1)	/* EOF: only the exit can tell now */
-				pfd[0].fd = -1;
-		}
-		daemon_exited(pid, pidfile);
-	}
-	(void)snprintf(why, sizeof(why), "not ready after %d s", secs);
-	give_up(pid, pidfile, EXIT_TIMEOUT, why);
-}
-
-/*
  * A launcher stopped by ^C or kill while it waits must not leave behind a
- * daemon it never reported as started: take those signals through a
- * signalfd instead, and stop the daemon first.  Without one, they keep
- * their default action.
+ * daemon it never reported as started: block those signals before the
+ * fork and take them through a signalfd, so that the daemon is stopped
+ * first.  Without a signalfd they keep their default action.  The child
+ * unblocks them at once (ready_release).
  */
-static int
-catch_interrupts(void)
+int
+ready_catch(void)
 {
 	sigset_t set;
 	int fd;
@@ -183,6 +137,94 @@ catch_interrupts(void)
 	if (fd != -1 && sigprocmask(SIG_BLOCK, &set, NULL) == -1)
 		die(EXIT_SELF, "block signals");
 	return fd;
+}
+
+/* In the child: back to the empty mask the launcher started from. */
+void
+ready_release(void)
+{
+	sigset_t none;
+
+	sigemptyset(&none);
+	if (sigprocmask(SIG_SETMASK, &none, NULL) == -1)
+		die(EXIT_SELF, "reset signal mask");
+}
+
+/*
+ * Until the daemon has exec'd: waits for the status pipe to be readable,
+ * and gives up if a signal comes first.  pid is 0 until it is known.
+ */
+void
+ready_wait_report(int fd, int sigfd, pid_t pid, const char *pidfile)
+{
+	struct pollfd pfd[2] = {
+		{ .fd = fd, .events = POLLIN },
+		{ .fd = sigfd, .events = POLLIN },
+	};
+
+	while (poll(pfd, 2, -1) == -1)
+		if (errno != EINTR)
+			die(EXIT_SELF, "wait for status pipe");
+	if (pfd[1].revents != 0)
+		interrupted(sigfd, pid, pidfile);
+}
+
+/*
+ * Waits until the daemon (pid, in session sid, our child: we are its
+ * subreaper) is ready, exits, or secs pass, and exits: 0 when ready; with
+ * the daemon's status (128+N for signal N) if it exited first; 124 after
+ * stopping it on timeout; 128+N after stopping it if signal N came first.
+ */
+void
+ready_wait(const struct ready *r, pid_t pid, pid_t sid, int secs,
+    const char *pidfile)
+{
+	struct pollfd pfd[3];
+	char why[64];
+	long deadline = now_ms() + secs * 1000L, left;
+	int pidfd, n;
+
+	pidfd = open_pidfd(pid);
+	pfd[0] = (struct pollfd){ .fd = r->fd, .events = POLLIN };
+	pfd[1] = (struct pollfd){ .fd = pidfd, .events = POLLIN };
+	pfd[2] = (struct pollfd){ .fd = r->sigfd, .events = POLLIN };
+	while ((left = deadline - now_ms()) > 0) {
+		n = poll(pfd, 3, pidfd == -1 && left > POLL_MS ? POLL_MS :
+		    (int)left);
+		if (n == -1 && errno != EINTR)
+			die(EXIT_SELF, "wait for readiness");
+		if (pfd[2].revents != 0)
+			interrupted(r->sigfd, pid, pidfile);
+		if (pfd[0].revents != 0) {
+			n = r->is_pipe ? read_ready_pipe(r->fd) :
+			    read_notification(r->fd, pid, sid);
+			if (n == 1) {
+				verbose("ready");
+				exit(EXIT_OK);
+			}
+			if (n == -1)	/* EOF: only the exit can tell now */
+				pfd[0].fd = -1;
+		}
+		daemon_exited(pid, pidfile);
+	}
+	(void)snprintf(why, sizeof(why), "not ready after %d s", secs);
+	give_up(pid, pidfile, EXIT_TIMEOUT, why);
+}
+
+/* Signal N came: stop the daemon, if there is one yet, and exit 128+N. */
+static void
+interrupted(int sigfd, pid_t pid, const char *pidfile)
+{
+	struct signalfd_siginfo si;
+	char why[64];
+
+	if (read(sigfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+		die(EXIT_SELF, "read signal");
+	(void)snprintf(why, sizeof(why), "interrupted by signal %d",
+	    (int)si.ssi_signo);
+	if (pid <= 0)
+		diex(128 + (int)si.ssi_signo, "wait: %s", why);
+	give_up(pid, pidfile, 128 + (int)si.ssi_signo, why);
 }
 
 /* Stops the daemon that did not get ready, removes its pidfile, exits. */

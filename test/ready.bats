@@ -83,6 +83,38 @@ now_ms() {
 	assert_nothing_left
 }
 
+# The daemon blocks opening a FIFO nobody reads, after writing its pidfile
+# and before exec: the launcher is still waiting for the status pipe.
+@test "a launcher killed before the daemon has exec'd stops it too" {
+	mkfifo fifo
+	"$DAEMONIZE" -w30 -p "$PF" -o fifo sleep 1000 &
+	launcher=$!
+	wait_until 5 '[ -s "$PF" ]'
+	daemon=$(pid_in "$PF")
+	kill -TERM "$launcher"
+	rc=0
+	wait "$launcher" || rc=$?
+	[ "$rc" -eq 143 ]
+	run ! is_alive "$daemon"
+	assert_nothing_left
+}
+
+# sleep, since a shell would clear its mask itself.
+@test "-w leaves no signal blocked in the daemon" {
+	with_signals_disturbed "$DAEMONIZE" -w30 -p "$PF" sleep 1000 &
+	launcher=$!
+	wait_until 5 '[ -s "$PF" ]'
+	pid=$(pid_in "$PF")
+	sleep=$(readlink -f "$(command -v sleep)")
+	wait_until 5 '[ "$(readlink "/proc/$pid/exe")" = "$sleep" ]'
+	blocked=$(status_field "$pid" SigBlk)
+	ignored=$(status_field "$pid" SigIgn)
+	kill -TERM "$launcher"
+	wait "$launcher" || true
+	[ "$blocked" = 0000000000000000 ]
+	[ "$ignored" = 0000000000000000 ]
+}
+
 @test "--ready-fd returns once the daemon writes a newline on fd N" {
 	start=$(now_ms)
 	run -0 "$DAEMONIZE" --ready-fd 5 -p "$PF" sh -c \
