@@ -93,6 +93,13 @@ wait_until() {
 	eval "$2"
 }
 
+# Waits until PID runs the program COMMAND names in PATH.
+wait_exec() {
+	local exe
+	exe=$(readlink -f "$(command -v "$2")")
+	wait_until 5 "[ \"\$(readlink /proc/$1/exe)\" = '$exe' ]"
+}
+
 require_root() {
 	[ "$(id -u)" -eq 0 ] || skip "needs root"
 }

@@ -70,17 +70,24 @@ now_ms() {
 	[ "$rc" -eq 124 ]
 }
 
-@test "a launcher killed while it waits stops the daemon and removes the pidfile" {
-	"$DAEMONIZE" -w30 -p "$PF" sleep 1000 &
-	launcher=$!
-	wait_until 5 '[ -s "$PF" ]'
+# Stops the background launcher with SIGTERM: it must exit 143 and leave
+# neither the daemon nor its pidfile.
+assert_interrupt_stops_daemon() {
+	local rc=0 daemon
 	daemon=$(pid_in "$PF")
 	kill -TERM "$launcher"
-	rc=0
 	wait "$launcher" || rc=$?
 	[ "$rc" -eq 143 ]
 	run ! is_alive "$daemon"
 	assert_nothing_left
+}
+
+@test "a launcher killed while it waits stops the daemon and removes the pidfile" {
+	"$DAEMONIZE" -w30 -p "$PF" sleep 1000 &
+	launcher=$!
+	wait_until 5 '[ -s "$PF" ]'
+	wait_exec "$(pid_in "$PF")" sleep
+	assert_interrupt_stops_daemon
 }
 
 # The daemon blocks opening a FIFO nobody reads, after writing its pidfile
@@ -90,27 +97,20 @@ now_ms() {
 	"$DAEMONIZE" -w30 -p "$PF" -o fifo sleep 1000 &
 	launcher=$!
 	wait_until 5 '[ -s "$PF" ]'
-	daemon=$(pid_in "$PF")
-	kill -TERM "$launcher"
-	rc=0
-	wait "$launcher" || rc=$?
-	[ "$rc" -eq 143 ]
-	run ! is_alive "$daemon"
-	assert_nothing_left
+	assert_interrupt_stops_daemon
 }
 
-# sleep, since a shell would clear its mask itself.
+# The daemon is sleep, since a shell would clear its mask itself.
 @test "-w leaves no signal blocked in the daemon" {
 	with_signals_disturbed "$DAEMONIZE" -w30 -p "$PF" sleep 1000 &
-	launcher=$!
+	job=$!
 	wait_until 5 '[ -s "$PF" ]'
 	pid=$(pid_in "$PF")
-	sleep=$(readlink -f "$(command -v sleep)")
-	wait_until 5 '[ "$(readlink "/proc/$pid/exe")" = "$sleep" ]'
+	wait_exec "$pid" sleep
 	blocked=$(status_field "$pid" SigBlk)
 	ignored=$(status_field "$pid" SigIgn)
-	kill -TERM "$launcher"
-	wait "$launcher" || true
+	kill -TERM "$(stat_field "$pid" 4)"	# the launcher, its subreaper
+	wait "$job" || true
 	[ "$blocked" = 0000000000000000 ]
 	[ "$ignored" = 0000000000000000 ]
 }
