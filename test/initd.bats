@@ -35,7 +35,7 @@ setup() {
 	run -0 "$INIT" status
 	pid=$(pid_in "$PF")
 	kill -KILL "$pid"
-	wait_until 2 '! is_alive "$pid"'
+	wait_until 5 '! is_alive "$pid"'
 	run -1 "$INIT" status
 }
 
@@ -61,9 +61,9 @@ setup() {
 @test "init script: reload and force-reload send SIGHUP" {
 	"$INIT" start
 	run -0 "$INIT" reload
-	wait_until 2 '[ "$(grep -c reloaded log)" -eq 1 ]'
+	wait_until 5 '[ "$(grep -c reloaded log)" -eq 1 ]'
 	run -0 "$INIT" force-reload
-	wait_until 2 '[ "$(grep -c reloaded log)" -eq 2 ]'
+	wait_until 5 '[ "$(grep -c reloaded log)" -eq 2 ]'
 }
 
 @test "init script: reload of a stopped daemon exits 7" {

@@ -90,7 +90,7 @@ check_no_fd_leaks() {
 
 @test "without a pidfile only 0-2 stay open" {
 	"$DAEMONIZE" sleep 1000 5</dev/null 9</dev/null 1500</dev/null
-	wait_until 2 '[ -n "$(tagged_procs)" ]'
+	wait_until 5 '[ -n "$(tagged_procs)" ]'
 	[ "$(open_fds "$(tagged_procs)")" = "0 1 2" ]
 }
 
@@ -128,7 +128,7 @@ check_no_fd_leaks() {
 	chmod +x bin/mycommand
 	PATH="$BATS_TEST_TMPDIR/bin:$PATH" "$DAEMONIZE" -p "$PF" mycommand
 	pid=$(pid_in "$PF")
-	wait_until 2 '[ "$(cmdline_of "$pid")" = "sleep 1000 " ]'
+	wait_until 5 '[ "$(cmdline_of "$pid")" = "sleep 1000 " ]'
 }
 
 @test "a relative command path is taken from the launcher's directory" {
@@ -141,13 +141,13 @@ check_no_fd_leaks() {
 
 @test "arguments reach the command exactly" {
 	"$DAEMONIZE" -o out printf '[%s]\n' 'a b' '' $'new\nline' 'é✓' '-v'
-	wait_until 2 '[ "$(wc -l <out)" -eq 6 ]'
+	wait_until 5 '[ "$(wc -l <out)" -eq 6 ]'
 	[ "$(cat out)" = "$(printf '[%s]\n' 'a b' '' $'new\nline' 'é✓' '-v')" ]
 }
 
 @test "options end at the first non-option, so the command keeps its own" {
 	"$DAEMONIZE" -o out printf '%s\n' -p -v
-	wait_until 2 '[ "$(wc -l <out)" -eq 2 ]'
+	wait_until 5 '[ "$(wc -l <out)" -eq 2 ]'
 	[ "$(cat out)" = $'-p\n-v' ]
 }
 
@@ -171,41 +171,41 @@ check_no_fd_leaks() {
 
 @test "-o and -e send output and errors to files" {
 	"$DAEMONIZE" -o out -e err sh -c 'echo to-out; echo to-err >&2'
-	wait_until 2 '[ -s out ] && [ -s err ]'
+	wait_until 5 '[ -s out ] && [ -s err ]'
 	[ "$(cat out)" = to-out ]
 	[ "$(cat err)" = to-err ]
 }
 
 @test "-o and -e naming one file share one offset, as 2>&1 would" {
 	"$DAEMONIZE" -o log -e ./log sh -c 'echo 1; echo 2 >&2; echo 3'
-	wait_until 2 '[ "$(wc -l <log)" -eq 3 ]'
+	wait_until 5 '[ "$(wc -l <log)" -eq 3 ]'
 	[ "$(cat log)" = $'1\n2\n3' ]
 }
 
 @test "output files are truncated without -a" {
 	echo "old old old old" >log
 	"$DAEMONIZE" -o log echo new
-	wait_until 2 'grep -q new log'
+	wait_until 5 'grep -q new log'
 	[ "$(cat log)" = new ]
 }
 
 @test "-a appends to the output files" {
 	echo old >log
 	"$DAEMONIZE" -a -o log -e log sh -c 'echo new; echo err >&2'
-	wait_until 2 '[ "$(wc -l <log)" -eq 3 ]'
+	wait_until 5 '[ "$(wc -l <log)" -eq 3 ]'
 	[ "$(cat log)" = $'old\nnew\nerr' ]
 }
 
 @test "output files get the umask of -m" {
 	"$DAEMONIZE" -m 077 -o log true
-	wait_until 2 '[ -e log ]'
+	wait_until 5 '[ -e log ]'
 	[ "$(stat -c %a log)" = 600 ]
 }
 
 @test "relative output paths are taken from the launcher's directory" {
 	mkdir logs
 	"$DAEMONIZE" -c / -o logs/out echo here
-	wait_until 2 'grep -qx here logs/out'
+	wait_until 5 'grep -qx here logs/out'
 }
 
 @test "-f execs the command in the launcher and returns its exit status" {

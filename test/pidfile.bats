@@ -15,7 +15,7 @@ load helpers
 			false
 		}
 		kill -KILL "$pid"
-		wait_until 2 '! is_alive "$pid"'
+		wait_until 5 '! is_alive "$pid"'
 	done
 }
 
@@ -65,7 +65,7 @@ load helpers
 	"$DAEMONIZE" -p "$PF" sleep 1000
 	old=$(pid_in "$PF")
 	kill -KILL "$old"
-	wait_until 2 '! is_alive "$old"'
+	wait_until 5 '! is_alive "$old"'
 	run -0 "$DAEMONIZE" -p "$PF" sleep 1000
 	pid=$(pid_in "$PF")
 	[ "$pid" != "$old" ]
@@ -87,7 +87,7 @@ load helpers
 	[ "$(cat status.* | grep -c '^1$')" -eq 19 ]
 	pid=$(pid_in "$PF")
 	[ "$(cat err.* | sort -u)" = "daemonize: already running (pid $pid)" ]
-	wait_until 2 '[ "$(tagged_procs | wc -l)" -eq 1 ]'
+	wait_until 5 '[ "$(tagged_procs | wc -l)" -eq 1 ]'
 	[ "$(tagged_procs)" = "$pid" ]
 }
 
@@ -115,7 +115,7 @@ load helpers
 
 @test "-l keeps a second instance out without a pidfile" {
 	"$DAEMONIZE" -l lock sleep 1000
-	wait_until 2 '[ -n "$(tagged_procs)" ]'
+	wait_until 5 '[ -n "$(tagged_procs)" ]'
 	pid=$(tagged_procs)
 	run -1 --separate-stderr "$DAEMONIZE" -l lock sleep 1000
 	[ "$stderr" = "daemonize: already running (pid $pid)" ]

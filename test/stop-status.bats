@@ -13,7 +13,7 @@ load helpers
 @test "--status with a stale pidfile exits 1" {
 	"$DAEMONIZE" -p "$PF" sleep 1000
 	kill -KILL "$(pid_in "$PF")"
-	wait_until 2 '! is_alive "$(pid_in "$PF")"'
+	wait_until 5 '! is_alive "$(pid_in "$PF")"'
 	run -1 "$DAEMONIZE" --status -p "$PF"
 	[ "$output" = "not running (stale pidfile $PF)" ]
 }
@@ -121,7 +121,7 @@ load helpers
 	"$DAEMONIZE" -o out -p "$PF" sh -c 'trap "echo reload" HUP; while :; do sleep 0.1; done'
 	pid=$(pid_in "$PF")
 	run -0 "$DAEMONIZE" --signal SIGHUP -p "$PF"
-	wait_until 2 'grep -qx reload out'
+	wait_until 5 'grep -qx reload out'
 	is_alive "$pid"
 }
 
