@@ -862,7 +862,7 @@ detach(void)
 		die(EXIT_SELF, "create session");
 	pid = fork();
 	if (pid == -1)
-		die(EXIT_SELF, "fork");
+		die(EXIT_SELF, "fork daemon");
 	if (pid > 0 && st.opt.wait != 0)
 		report_pid(pid);
 	if (pid > 0)

@@ -95,6 +95,18 @@ load helpers
 	assert_nothing_left
 }
 
+# RLIMIT_NPROC counts every process of the real user: allow nobody just
+# the launcher and the middle process.  Root is exempt, so run as nobody.
+@test "a second fork that fails exits 125 with one line and starts nothing" {
+	require_root
+	running=$(grep -l '^Uid:[[:space:]]*65534[[:space:]]' /proc/[0-9]*/status 2>/dev/null | wc -l)
+	run -125 --separate-stderr prlimit --nproc=$((running + 2)) -- \
+		setpriv --reuid=65534 --regid=65534 --clear-groups -- \
+		"$DAEMONIZE" sleep 1000
+	[ "$stderr" = "daemonize: fork daemon: Resource temporarily unavailable" ]
+	assert_nothing_left
+}
+
 @test "a failure in the foreground exits with its code and removes the pidfile" {
 	mkdir out
 	run -125 --separate-stderr "$DAEMONIZE" -f -p "$PF" -o out sleep 1000
