@@ -200,6 +200,8 @@ static const char usage_text[] =
 "  125  daemonize failed before command ran\n"
 "  126  command cannot be executed\n"
 "  127  command not found\n"
+"With -w, a command that exits before it is ready gives its own status\n"
+"(128+N for signal N); a signal N to daemonize stops it and exits 128+N.\n"
 "--status exits 0 running, 1 not running but pidfile left, 3 not running,\n"
 "4 unknown; --stop exits 0 once stopped or not running, 1 if it cannot stop.\n";
 
