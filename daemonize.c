@@ -134,6 +134,7 @@ static bool try_command(const char *, size_t, const char *, int *);
 static void check_paths(void);
 static void reset_signals(void);
 static void reset_signal(int);
+static void clear_signal_mask(void);
 static void close_inherited_fds(void);
 static int close_fds_from_proc(void);
 static void open_devnull(void);
@@ -658,12 +659,19 @@ check_paths(void)
 static void
 reset_signals(void)
 {
-	sigset_t none;
 	int sig;
 
 	for (sig = 1; sig < NSIG; sig++)
 		if (sig != SIGKILL && sig != SIGSTOP)
 			reset_signal(sig);
+	clear_signal_mask();
+}
+
+static void
+clear_signal_mask(void)
+{
+	sigset_t none;
+
 	sigemptyset(&none);
 	if (sigprocmask(SIG_SETMASK, &none, NULL) == -1)
 		die(EXIT_SELF, "reset signal mask");
@@ -787,8 +795,8 @@ launch(void)
 	if (pid == -1)
 		die(EXIT_SELF, "fork");
 	if (pid == 0) {
-		if (st.opt.wait != 0)
-			ready_release();
+		if (st.opt.wait != 0)	/* ready_catch blocked some */
+			clear_signal_mask();
 		st.report_fd = report[1];
 		detach();
 		run_daemon();

@@ -50,7 +50,6 @@ struct ready {
 };
 int ready_open(int ready_fd);
 int ready_catch(void);
-void ready_release(void);
 void ready_keep(int ready_fd);
 void ready_wait_report(int fd, int sigfd, pid_t pid, const char *pidfile);
 _Noreturn void ready_wait(const struct ready *r, pid_t pid, pid_t sid,

@@ -120,7 +120,7 @@ ready_keep(int n)
  * daemon it never reported as started: block those signals before the
  * fork and take them through a signalfd, so that the daemon is stopped
  * first.  Without a signalfd they keep their default action.  The child
- * unblocks them at once (ready_release).
+ * unblocks them at once.
  */
 int
 ready_catch(void)
@@ -139,20 +139,10 @@ ready_catch(void)
 	return fd;
 }
 
-/* In the child: back to the empty mask the launcher started from. */
-void
-ready_release(void)
-{
-	sigset_t none;
-
-	sigemptyset(&none);
-	if (sigprocmask(SIG_SETMASK, &none, NULL) == -1)
-		die(EXIT_SELF, "reset signal mask");
-}
-
 /*
  * Until the daemon has exec'd: waits for the status pipe to be readable,
- * and gives up if a signal comes first.  pid is 0 until it is known.
+ * and gives up on a signal.  What the pipe holds is read first, since it
+ * may be the daemon's PID (pid is 0 until then) or the news of its exec.
  */
 void
 ready_wait_report(int fd, int sigfd, pid_t pid, const char *pidfile)
@@ -165,7 +155,7 @@ ready_wait_report(int fd, int sigfd, pid_t pid, const char *pidfile)
 	while (poll(pfd, 2, -1) == -1)
 		if (errno != EINTR)
 			die(EXIT_SELF, "wait for status pipe");
-	if (pfd[1].revents != 0)
+	if (pfd[1].revents != 0 && pfd[0].revents == 0)
 		interrupted(sigfd, pid, pidfile);
 }
 
