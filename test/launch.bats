@@ -75,7 +75,8 @@ load helpers
 check_no_fd_leaks() {
 	sleep 1000 5</dev/null 9</dev/null 1500</dev/null &
 	control=$!
-	wait_until 5 '[[ " $(open_fds "$control") " == *" 5 9 "*" 1500 "* ]]'
+	wait_until 5 '[ -e /proc/$control/fd/5 ] && [ -e /proc/$control/fd/9 ] &&
+		[ -e /proc/$control/fd/1500 ]'
 	kill "$control"
 	"$1" -p "$PF" sleep 1000 5</dev/null 9</dev/null 1500</dev/null
 	pid=$(pid_in "$PF")
