@@ -35,6 +35,7 @@ static pid_t find_daemon(const char *);
 static int send_signal(pid_t, int, int);
 static bool wait_gone(pid_t, int, int);
 static bool is_gone(pid_t);
+static const char *unreadable(enum lock_result);
 static void remove_pidfile(const char *);
 
 static const struct {
@@ -77,23 +78,24 @@ parse_signal(const char *name)
 int
 status_daemon(const char *pidfile, bool quiet)
 {
-	pid_t pid;
+	enum lock_result r;
+	pid_t pid = 0;
 
-	pid = lock_holder(pidfile);
-	if (pid == -1 && errno == ENOENT) {
+	r = lock_holder(pidfile, &pid);
+	if (r == LOCK_OPEN_FAILED && errno == ENOENT) {
 		if (!quiet)
 			puts("not running");
 		return LSB_NOT_RUNNING;
 	}
-	if (pid == -1) {
-		if (!quiet)
-			errorx("read pidfile %s: %s", pidfile, strerror(errno));
-		return LSB_UNKNOWN;
-	}
-	if (pid == 0) {
+	if (r == LOCK_FREE) {
 		if (!quiet)
 			printf("not running (stale pidfile %s)\n", pidfile);
 		return LSB_DEAD_PIDFILE;
+	}
+	if (r != LOCK_HELD) {
+		if (!quiet)
+			errorx("read pidfile %s: %s", pidfile, unreadable(r));
+		return LSB_UNKNOWN;
 	}
 	if (!quiet)
 		printf("running (pid %ld)\n", (long)pid);
@@ -183,21 +185,31 @@ stop_process(pid_t pid, int sig, int timeout)
 static pid_t
 find_daemon(const char *pidfile)
 {
-	pid_t holder, named;
+	enum lock_result r;
+	pid_t holder = 0, named;
 
-	holder = lock_holder(pidfile);
-	if (holder == -1 && errno == ENOENT)
+	r = lock_holder(pidfile, &holder);
+	if (r == LOCK_FREE || (r == LOCK_OPEN_FAILED && errno == ENOENT))
 		return 0;
-	if (holder == -1)
-		die(EXIT_SELF, "read pidfile %s", pidfile);
-	if (holder == 0)
-		return 0;
+	if (r != LOCK_HELD)
+		diex(EXIT_SELF, "read pidfile %s: %s", pidfile, unreadable(r));
 	named = pidfile_read(pidfile);
 	if (named != holder)
 		diex(EXIT_RUNNING, "read pidfile %s: it names pid %ld, but pid "
 		    "%ld holds its lock; not signalling", pidfile, (long)named,
 		    (long)holder);
 	return holder;
+}
+
+/* Why lock_holder could not tell, as the end of a message. */
+static const char *
+unreadable(enum lock_result r)
+{
+	if (r == LOCK_NOT_FILE)
+		return "not a regular file";
+	if (r == LOCK_OPEN_FAILED && errno == ELOOP)
+		return "is a symbolic link, not followed";
+	return strerror(errno);
 }
 
 /*

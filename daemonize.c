@@ -953,6 +953,7 @@ lock_file(const char *path, const char *what)
 		diex(EXIT_SELF, "open %s %s: not a regular file", what, path);
 		/* NOTREACHED */
 	case LOCK_FAILED:
+	case LOCK_FREE:
 	case LOCK_STALE:
 		die(EXIT_SELF, "lock %s %s", what, path);
 	}

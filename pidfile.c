@@ -109,27 +109,37 @@ pidfile_write(int fd, pid_t pid)
 }
 
 /*
- * Returns the PID of the process holding the lock on path, 0 if nobody
- * holds it, or -1 with errno (ENOENT: no such file).  It takes no lock, so
- * closing its descriptor releases nothing of ours.
+ * Who holds the lock on path: LOCK_HELD and *holder, LOCK_FREE, or why it
+ * cannot be told (LOCK_OPEN_FAILED with ENOENT: no such file).  It takes no
+ * lock, so closing its descriptor releases nothing of ours, and it does not
+ * block on a FIFO put at the path.
  */
-pid_t
-lock_holder(const char *path)
+enum lock_result
+lock_holder(const char *path, pid_t *holder)
 {
 	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	enum lock_result r = LOCK_FREE;
+	struct stat sb;
 	int fd, saved;
 
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK |
+	    O_CLOEXEC);
 	if (fd == -1)
-		return -1;
-	if (fcntl(fd, F_GETLK, &fl) == -1) {
-		saved = errno;
-		(void)close(fd);
-		errno = saved;
-		return -1;
+		return LOCK_OPEN_FAILED;
+	if (fstat(fd, &sb) == -1)
+		r = LOCK_FAILED;
+	else if (!S_ISREG(sb.st_mode))
+		r = LOCK_NOT_FILE;
+	else if (fcntl(fd, F_GETLK, &fl) == -1)
+		r = LOCK_FAILED;
+	else if (fl.l_type != F_UNLCK) {
+		*holder = fl.l_pid;
+		r = LOCK_HELD;
 	}
+	saved = errno;
 	(void)close(fd);
-	return fl.l_type == F_UNLCK ? 0 : fl.l_pid;
+	errno = saved;
+	return r;
 }
 
 /* The PID written in path, or 0 if it holds none. */
@@ -141,7 +151,8 @@ pidfile_read(const char *path)
 	long pid;
 	int fd;
 
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK |
+	    O_CLOEXEC);
 	if (fd == -1)
 		return 0;
 	n = read(fd, buf, sizeof(buf) - 1);

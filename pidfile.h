@@ -15,6 +15,7 @@
 
 enum lock_result {
 	LOCK_TAKEN,		/* we hold the lock on *fdp */
+	LOCK_FREE,		/* nobody holds it (lock_holder only) */
 	LOCK_HELD,		/* the live process *holder holds it */
 	LOCK_OPEN_FAILED,	/* open(2) failed: see errno */
 	LOCK_NOT_FILE,		/* path names something not a regular file */
@@ -23,7 +24,7 @@ enum lock_result {
 };
 
 enum lock_result lock_acquire(const char *path, int *fdp, pid_t *holder);
-pid_t lock_holder(const char *path);
+enum lock_result lock_holder(const char *path, pid_t *holder);
 int pidfile_write(int fd, pid_t pid);
 pid_t pidfile_read(const char *path);
 int pidfile_remove_unlocked(const char *path);

@@ -40,6 +40,19 @@ load helpers
 	[ "$stderr" = "daemonize: read pidfile $PF: Permission denied" ]
 }
 
+@test "--status of a FIFO at the pidfile's path exits 4 without waiting for a writer" {
+	mkfifo "$PF"
+	run -4 --separate-stderr timeout 5 "$DAEMONIZE" --status -p "$PF"
+	[ "$stderr" = "daemonize: read pidfile $PF: not a regular file" ]
+}
+
+@test "--status does not follow a symbolic link at the pidfile's path" {
+	"$DAEMONIZE" -p "$PF" sleep 1000
+	ln -s "$PF" link
+	run -4 --separate-stderr "$DAEMONIZE" --status -p link
+	[ "$stderr" = "daemonize: read pidfile link: is a symbolic link, not followed" ]
+}
+
 @test "--status -q prints nothing" {
 	"$DAEMONIZE" -p "$PF" sleep 1000
 	run -0 "$DAEMONIZE" --status -q -p "$PF"
@@ -86,6 +99,13 @@ load helpers
 	run -0 --separate-stderr as_nobody "$DAEMONIZE" --stop -p "$dir/d.pid"
 	[ "$output" = "not running" ]
 	[ -z "$stderr" ]
+}
+
+@test "--stop of a FIFO at the pidfile's path exits 125 without waiting for a writer" {
+	mkfifo "$PF"
+	run -125 --separate-stderr timeout 5 "$DAEMONIZE" --stop -p "$PF"
+	[ "$stderr" = "daemonize: read pidfile $PF: not a regular file" ]
+	[ -p "$PF" ]
 }
 
 @test "--stop does not signal a live process a stale pidfile names" {
