@@ -369,9 +369,9 @@ notify_send(char *const lines[])
 	if (name == NULL)
 		diex(EXIT_SELF, "notify: NOTIFY_SOCKET is not set");
 	make_address(name, &addr, &alen);
-	for (i = 0; lines[i] != NULL; i++)
-		len += (size_t)snprintf(msg + len, len < sizeof(msg) ?
-		    sizeof(msg) - len : 0, "%s\n", lines[i]);
+	for (i = 0; lines[i] != NULL && len < sizeof(msg); i++)
+		len += (size_t)snprintf(msg + len, sizeof(msg) - len, "%s\n",
+		    lines[i]);
 	if (i == 0)
 		len = (size_t)snprintf(msg, sizeof(msg), "READY=1\n");
 	if (len >= sizeof(msg))

@@ -136,6 +136,13 @@ assert_interrupt_stops_daemon() {
 	[ "$stderr" = "daemonize: notify: NOTIFY_SOCKET is not set" ]
 }
 
+@test "--notify with lines over 4 KiB exits 2 with one line" {
+	long=$(printf '%04096d' 0)
+	run -2 --separate-stderr env NOTIFY_SOCKET=@daemonize-test/none \
+		"$DAEMONIZE" --notify "STATUS=$long" READY=1
+	[ "$stderr" = "daemonize: notify: message too long" ]
+}
+
 @test "-w does not go with -f" {
 	run -2 "$DAEMONIZE" -f -w sleep 1
 }
