@@ -121,7 +121,7 @@ static void parse_args(int, char *[]);
 static void parse_option(int, char *);
 static void parse_long_option(int, char *);
 static void check_mode(void);
-static int parse_uint(const char *, const char *, int);
+static int parse_uint(const char *, const char *, int, int);
 _Noreturn static void start(void);
 static void add_env(char *);
 static mode_t parse_umask(const char *);
@@ -317,9 +317,9 @@ check_mode(void)
 		usage_error("the command is an empty string");
 }
 
-/* A whole number from 0 to max for option opt. */
+/* A whole number from min to max for option opt. */
 static int
-parse_uint(const char *opt, const char *arg, int max)
+parse_uint(const char *opt, const char *arg, int min, int max)
 {
 	unsigned long n;
 	char *end;
@@ -327,9 +327,9 @@ parse_uint(const char *opt, const char *arg, int max)
 	errno = 0;
 	n = strtoul(arg, &end, 10);
 	if (arg[0] < '0' || arg[0] > '9' || *end != '\0' || errno != 0 ||
-	    n > (unsigned long)max)
-		usage_error("option %s wants a number from 0 to %d, not '%s'",
-		    opt, max, arg);
+	    n < (unsigned long)min || n > (unsigned long)max)
+		usage_error("option %s wants a number from %d to %d, not '%s'",
+		    opt, min, max, arg);
 	return (int)n;
 }
 
@@ -384,10 +384,8 @@ parse_option(int c, char *arg)
 		printf("daemonize %s\n", VERSION);
 		exit(EXIT_OK);
 	case 'w':
-		st.opt.wait = arg != NULL ? parse_uint("-w", arg, 86400) :
+		st.opt.wait = arg != NULL ? parse_uint("-w", arg, 1, 86400) :
 		    DEFAULT_WAIT;
-		if (st.opt.wait == 0)
-			usage_error("option -w wants at least 1 second");
 		break;
 	default:
 		parse_long_option(c, arg);
@@ -403,9 +401,7 @@ parse_long_option(int c, char *arg)
 		st.mode = MODE_NOTIFY;
 		break;
 	case OPT_READY_FD:
-		st.opt.ready_fd = parse_uint("--ready-fd", arg, 1023);
-		if (st.opt.ready_fd < 3)
-			usage_error("option --ready-fd wants 3 or more");
+		st.opt.ready_fd = parse_uint("--ready-fd", arg, 3, 1023);
 		break;
 	case OPT_SIGNAL:
 		st.opt.signal = parse_signal(arg);
@@ -419,7 +415,7 @@ parse_long_option(int c, char *arg)
 		st.mode = MODE_STOP;
 		break;
 	case OPT_TIMEOUT:
-		st.opt.timeout = parse_uint("--timeout", arg, 86400);
+		st.opt.timeout = parse_uint("--timeout", arg, 0, 86400);
 		break;
 	}
 }

@@ -52,6 +52,20 @@ TRY="(try 'daemonize --help')"
 	done
 }
 
+@test "-w outside 1 to 86400 seconds exits 2 with one line" {
+	for secs in 0 86401 -1 x; do
+		run -2 --separate-stderr "$DAEMONIZE" -w"$secs" sleep 1
+		[ "$stderr" = "daemonize: option -w wants a number from 1 to 86400, not '$secs' $TRY" ]
+	done
+}
+
+@test "--ready-fd below 3 or above 1023 exits 2 with one line" {
+	for fd in 0 2 1024; do
+		run -2 --separate-stderr "$DAEMONIZE" --ready-fd "$fd" sleep 1
+		[ "$stderr" = "daemonize: option --ready-fd wants a number from 3 to 1023, not '$fd' $TRY" ]
+	done
+}
+
 @test "-E without '=' exits 2 with one line" {
 	run -2 --separate-stderr "$DAEMONIZE" -E NOVALUE sleep 1
 	[ "$stderr" = "daemonize: option -E wants NAME=VALUE, not 'NOVALUE' $TRY" ]
