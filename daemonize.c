@@ -618,6 +618,7 @@ check_paths(void)
 {
 	const char *files[] = { st.opt.pidfile, st.opt.lockfile, st.opt.out,
 	    st.opt.err };
+	const char *what[] = { "pidfile ", "lockfile ", "", "" };
 	char dir[PATH_MAX];
 	struct stat sb;
 	size_t i;
@@ -638,10 +639,10 @@ check_paths(void)
 			continue;
 		slash[slash == dir] = '\0';
 		if (stat(dir, &sb) == -1)
-			die(EXIT_SELF, "open %s", files[i]);
+			die(EXIT_SELF, "open %s%s", what[i], files[i]);
 		if (!S_ISDIR(sb.st_mode)) {
 			errno = ENOTDIR;
-			die(EXIT_SELF, "open %s", files[i]);
+			die(EXIT_SELF, "open %s%s", what[i], files[i]);
 		}
 	}
 }

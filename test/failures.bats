@@ -67,7 +67,13 @@ load helpers
 
 @test "a pidfile in a missing directory exits 125 and starts nothing" {
 	run -125 --separate-stderr "$DAEMONIZE" -p /no/such/dir/d.pid sleep 1000
-	[ "$stderr" = "daemonize: open /no/such/dir/d.pid: No such file or directory" ]
+	[ "$stderr" = "daemonize: open pidfile /no/such/dir/d.pid: No such file or directory" ]
+	assert_nothing_left
+}
+
+@test "a lockfile in a missing directory exits 125 and starts nothing" {
+	run -125 --separate-stderr "$DAEMONIZE" -l /no/such/dir/d.lock sleep 1000
+	[ "$stderr" = "daemonize: open lockfile /no/such/dir/d.lock: No such file or directory" ]
 	assert_nothing_left
 }
 
