@@ -125,7 +125,7 @@ static int parse_uint(const char *, const char *, int, int);
 _Noreturn static void start(void);
 static void add_env(char *);
 static mode_t parse_umask(const char *);
-_Noreturn static void usage(void);
+_Noreturn static void print_and_exit(const char *);
 static void refuse_setid(void);
 static void find_user(void);
 static void set_environment(void);
@@ -357,7 +357,7 @@ parse_option(int c, char *arg)
 		st.opt.foreground = true;
 		break;
 	case 'h':
-		usage();
+		print_and_exit(usage_text);
 		/* NOTREACHED */
 	case 'l':
 		st.opt.lockfile = arg;
@@ -381,8 +381,8 @@ parse_option(int c, char *arg)
 		st.opt.verbose = true;
 		break;
 	case 'V':
-		printf("daemonize %s\n", VERSION);
-		exit(EXIT_OK);
+		print_and_exit("daemonize " VERSION "\n");
+		/* NOTREACHED */
 	case 'w':
 		st.opt.wait = arg != NULL ? parse_uint("-w", arg, 1, 86400) :
 		    DEFAULT_WAIT;
@@ -456,11 +456,13 @@ parse_umask(const char *arg)
 	return (mode_t)mask;
 }
 
+/* --help and --version: exit 0 only if the text was written. */
 static void
-usage(void)
+print_and_exit(const char *text)
 {
-	fputs(usage_text, stdout);
-	exit(fflush(stdout) == 0 ? EXIT_OK : EXIT_SELF);
+	if (fputs(text, stdout) == EOF || fflush(stdout) == EOF)
+		die(EXIT_SELF, "write standard output");
+	exit(EXIT_OK);
 }
 
 /*
@@ -787,7 +789,7 @@ launch(void)
 	}
 	if (pipe2(report, O_CLOEXEC) == -1)
 		die(EXIT_SELF, "create status pipe");
-	fflush(NULL);
+	(void)fflush(NULL);
 	pid = fork();
 	if (pid == -1)
 		die(EXIT_SELF, "fork");

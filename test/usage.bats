@@ -27,6 +27,16 @@ TRY="(try 'daemonize --help')"
 	[[ $output =~ ^daemonize\ [0-9]+\.[0-9]+\.[0-9]+$ ]]
 }
 
+@test "--help that cannot be written exits 125 with one line" {
+	run -125 --separate-stderr sh -c '"$0" --help >/dev/full' "$DAEMONIZE"
+	[ "$stderr" = "daemonize: write standard output: No space left on device" ]
+}
+
+@test "-V that cannot be written exits 125 with one line" {
+	run -125 --separate-stderr sh -c '"$0" -V >/dev/full' "$DAEMONIZE"
+	[ "$stderr" = "daemonize: write standard output: No space left on device" ]
+}
+
 @test "an unknown short option exits 2 with one line" {
 	run -2 --separate-stderr "$DAEMONIZE" -x sleep 1
 	[ "$stderr" = "daemonize: unknown option -x $TRY" ]
