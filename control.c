@@ -97,7 +97,9 @@ status_daemon(const char *pidfile, bool quiet)
 			errorx("read pidfile %s: %s", pidfile, unreadable(r));
 		return LSB_UNKNOWN;
 	}
-	if (!quiet)
+	if (!quiet && pid == 0)
+		puts("running (pid outside this PID namespace)");
+	else if (!quiet)
 		printf("running (pid %ld)\n", (long)pid);
 	return LSB_RUNNING;
 }
@@ -193,6 +195,10 @@ find_daemon(const char *pidfile)
 		return 0;
 	if (r != LOCK_HELD)
 		diex(EXIT_SELF, "read pidfile %s: %s", pidfile, unreadable(r));
+	if (holder == 0)
+		diex(EXIT_RUNNING, "read pidfile %s: its lock is held by a "
+		    "process outside this PID namespace; not signalling",
+		    pidfile);
 	named = pidfile_read(pidfile);
 	if (named != holder)
 		diex(EXIT_RUNNING, "read pidfile %s: it names pid %ld, but pid "

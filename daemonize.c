@@ -940,6 +940,9 @@ lock_file(const char *path, const char *what)
 	case LOCK_TAKEN:
 		break;
 	case LOCK_HELD:
+		if (holder == 0)
+			diex(EXIT_RUNNING,
+			    "already running (pid outside this PID namespace)");
 		diex(EXIT_RUNNING, "already running (pid %ld)", (long)holder);
 		/* NOTREACHED */
 	case LOCK_OPEN_FAILED:

@@ -16,7 +16,8 @@
 enum lock_result {
 	LOCK_TAKEN,		/* we hold the lock on *fdp */
 	LOCK_FREE,		/* nobody holds it (lock_holder only) */
-	LOCK_HELD,		/* the live process *holder holds it */
+	LOCK_HELD,		/* process *holder holds it (0: in another
+				   PID namespace, where it has no number) */
 	LOCK_OPEN_FAILED,	/* open(2) failed: see errno */
 	LOCK_NOT_FILE,		/* path names something not a regular file */
 	LOCK_FAILED,		/* fcntl(2) or stat(2) failed: see errno */

@@ -104,6 +104,19 @@ require_root() {
 	[ "$(id -u)" -eq 0 ] || skip "needs root"
 }
 
+# Skips unless this test may run a command in a new PID namespace.
+require_pid_namespace() {
+	require_root
+	unshare --pid --fork --mount-proc true 2>/dev/null ||
+		skip "cannot create a PID namespace here"
+}
+
+# Runs CMD in a new PID namespace: a process outside it has no PID there,
+# and F_GETLK reports such a lock holder as PID 0.
+in_new_pid_namespace() {
+	unshare --pid --fork --mount-proc "$@"
+}
+
 # Blocks SIGUSR1 and SIGTERM and ignores SIGHUP and SIGPIPE, then runs CMD,
 # as a careless caller (a script, a supervisor) might.
 with_signals_disturbed() {

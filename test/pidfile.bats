@@ -38,6 +38,16 @@ load helpers
 	[ "$(tagged_procs)" = "$pid" ]
 }
 
+@test "a second start from another PID namespace exits 1 and leaves the first" {
+	require_pid_namespace
+	"$DAEMONIZE" -p "$PF" sleep 1000
+	pid=$(pid_in "$PF")
+	run -1 --separate-stderr in_new_pid_namespace "$DAEMONIZE" -p "$PF" sleep 1000
+	[ "$stderr" = "daemonize: already running (pid outside this PID namespace)" ]
+	[ "$(pid_in "$PF")" = "$pid" ]
+	is_alive "$pid"
+}
+
 @test "a stale pidfile naming a dead process is taken over" {
 	sh -c 'echo $$' >"$PF"
 	dead=$(pid_in "$PF")

@@ -53,6 +53,13 @@ load helpers
 	[ "$stderr" = "daemonize: read pidfile link: is a symbolic link, not followed" ]
 }
 
+@test "--status from another PID namespace says running while the lock is held" {
+	require_pid_namespace
+	"$DAEMONIZE" -p "$PF" sleep 1000
+	run -0 in_new_pid_namespace "$DAEMONIZE" --status -p "$PF"
+	[ "$output" = "running (pid outside this PID namespace)" ]
+}
+
 @test "--status -q prints nothing" {
 	"$DAEMONIZE" -p "$PF" sleep 1000
 	run -0 "$DAEMONIZE" --status -q -p "$PF"
@@ -129,6 +136,16 @@ load helpers
 	is_alive "$victim"
 	is_alive "$daemon"
 	kill "$victim"
+}
+
+@test "--stop from another PID namespace signals nobody and exits 1" {
+	require_pid_namespace
+	"$DAEMONIZE" -p "$PF" sleep 1000
+	pid=$(pid_in "$PF")
+	run -1 --separate-stderr in_new_pid_namespace "$DAEMONIZE" --stop -p "$PF"
+	[ "$stderr" = "daemonize: read pidfile $PF: its lock is held by a process outside this PID namespace; not signalling" ]
+	is_alive "$pid"
+	[ "$(pid_in "$PF")" = "$pid" ]
 }
 
 @test "--stop --signal sends the given signal first" {
