@@ -200,6 +200,9 @@ find_daemon(const char *pidfile)
 		    "process outside this PID namespace; not signalling",
 		    pidfile);
 	named = pidfile_read(pidfile);
+	if (named == 0)
+		diex(EXIT_RUNNING, "read pidfile %s: it names no pid, but pid "
+		    "%ld holds its lock; not signalling", pidfile, (long)holder);
 	if (named != holder)
 		diex(EXIT_RUNNING, "read pidfile %s: it names pid %ld, but pid "
 		    "%ld holds its lock; not signalling", pidfile, (long)named,

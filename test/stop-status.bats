@@ -148,6 +148,15 @@ load helpers
 	[ "$(pid_in "$PF")" = "$pid" ]
 }
 
+@test "--stop on a lock file that holds no pid signals nobody and exits 1" {
+	"$DAEMONIZE" -l d.lock sleep 1000
+	wait_until 5 '[ -n "$(tagged_procs)" ]'
+	daemon=$(tagged_procs)
+	run -1 --separate-stderr "$DAEMONIZE" --stop -p d.lock
+	[ "$stderr" = "daemonize: read pidfile d.lock: it names no pid, but pid $daemon holds its lock; not signalling" ]
+	is_alive "$daemon"
+}
+
 @test "--stop --signal sends the given signal first" {
 	"$DAEMONIZE" -o out -p "$PF" sh -c 'trap "echo got-int; exit 0" INT; while :; do sleep 0.1; done'
 	run -0 "$DAEMONIZE" --stop --signal INT -p "$PF"
