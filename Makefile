@@ -11,7 +11,8 @@ CFLAGS = -O2
 WARNINGS = -std=c11 -Wall -Wextra -Wpedantic -Werror -Wshadow \
 	-Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wwrite-strings \
 	-Wvla -Wundef -Wcast-qual
-DEFS = -DVERSION='"$(VERSION)"'
+# Feature-test macros are set here, once, for every file.
+DEFS = -D_GNU_SOURCE -DVERSION='"$(VERSION)"'
 # Bind every symbol at start-up, once, in the launcher: otherwise each of
 # the three processes resolves the functions it calls first, writing to
 # copy-on-write pages after every fork (about 4% of a launch here).  The
@@ -20,9 +21,12 @@ LINK = -Wl,-z,now -Wl,-z,relro
 SANITIZE = -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer -g
 
-SRC = daemonize.c pidfile.c control.c ready.c
-HDR = daemonize.h pidfile.h
-TESTBINS = daemonize-close-proc daemonize-close-loop daemonize-no-pidfd
+SRC = main.c options.c launch.c control.c spawn.c creds.c ready.c \
+	pidfile.c proc.c msg.c
+HDR = options.h launch.h control.h spawn.h creds.h ready.h pidfile.h \
+	proc.h msg.h
+TESTBINS = daemonize-close-proc daemonize-close-loop daemonize-no-pidfd \
+	daemonize-hooks
 
 all: daemonize
 
@@ -41,6 +45,11 @@ daemonize-close-loop: $(SRC) $(HDR)
 # The same program, without pidfds, as on kernels before 5.3.
 daemonize-no-pidfd: $(SRC) $(HDR)
 	$(CC) $(WARNINGS) $(DEFS) -DNO_PIDFD=1 $(CPPFLAGS) $(CFLAGS) \
+	    $(LINK) $(LDFLAGS) -o $@ $(SRC)
+
+# The same program, stopping itself where DAEMONIZE_TEST_PAUSE says.
+daemonize-hooks: $(SRC) $(HDR)
+	$(CC) $(WARNINGS) $(DEFS) -DTEST_HOOKS=1 $(CPPFLAGS) $(CFLAGS) \
 	    $(LINK) $(LDFLAGS) -o $@ $(SRC)
 
 daemonize-san: $(SRC) $(HDR)

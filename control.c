@@ -1,88 +1,41 @@
 /*
- * --status, --stop and --signal: find the daemon through its pidfile's lock,
- * never through the number in the file alone, and signal it without a
- * window for PID reuse.
+ * --status, --stop and --signal: find the daemon through its pidfile's
+ * lock, and signal it without a window for PID reuse: the pidfd is opened
+ * first, then the lock is asked again whether that PID still holds it.
+ * Without pidfds, the lock is asked before every signal.
  */
-#define _GNU_SOURCE
-
-#include <sys/syscall.h>
-#include <sys/types.h>
-
-#include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <time.h>
-#include <unistd.h>
 
-#include "daemonize.h"
+#include "control.h"
+#include "msg.h"
 #include "pidfile.h"
+#include "proc.h"
 
-/* Test builds set NO_PIDFD to 1 to run the fallbacks for older kernels. */
-#ifndef NO_PIDFD
-#define NO_PIDFD 0
-#endif
+/* How long to wait for the daemon to die after SIGKILL. */
+#define KILL_WAIT_MS 5000
+/* How often a daemon that keeps changing under us is looked up again. */
+#define FIND_TRIES 5
 
-/* How long to wait for a process to die after SIGKILL. */
-#define KILL_WAIT 5
-
-static pid_t find_daemon(const char *);
-static int send_signal(pid_t, int, int);
-static bool wait_gone(pid_t, int, int);
-static bool is_gone(pid_t);
-static const char *unreadable(enum lock_result);
-static void remove_pidfile(const char *);
-
-static const struct {
-	const char *name;
-	int sig;
-} signals[] = {
-	{ "HUP", SIGHUP }, { "INT", SIGINT }, { "QUIT", SIGQUIT },
-	{ "ILL", SIGILL }, { "TRAP", SIGTRAP }, { "ABRT", SIGABRT },
-	{ "BUS", SIGBUS }, { "FPE", SIGFPE }, { "KILL", SIGKILL },
-	{ "USR1", SIGUSR1 }, { "SEGV", SIGSEGV }, { "USR2", SIGUSR2 },
-	{ "PIPE", SIGPIPE }, { "ALRM", SIGALRM }, { "TERM", SIGTERM },
-	{ "CHLD", SIGCHLD }, { "CONT", SIGCONT }, { "STOP", SIGSTOP },
-	{ "TSTP", SIGTSTP }, { "TTIN", SIGTTIN }, { "TTOU", SIGTTOU },
-	{ "URG", SIGURG }, { "XCPU", SIGXCPU }, { "XFSZ", SIGXFSZ },
-	{ "VTALRM", SIGVTALRM }, { "PROF", SIGPROF }, { "WINCH", SIGWINCH },
-	{ "IO", SIGIO }, { "SYS", SIGSYS },
-};
-
-/* A signal by name (TERM, SIGTERM, term) or number; -1 if none. */
-int
-parse_signal(const char *name)
-{
-	char *end;
-	long n;
-	size_t i;
-
-	if (isdigit((unsigned char)name[0])) {
-		n = strtol(name, &end, 10);
-		return *end == '\0' && n > 0 && n < NSIG ? (int)n : -1;
-	}
-	if (strncasecmp(name, "SIG", 3) == 0)
-		name += 3;
-	for (i = 0; i < sizeof(signals) / sizeof(signals[0]); i++)
-		if (strcasecmp(name, signals[i].name) == 0)
-			return signals[i].sig;
-	return -1;
-}
+static int find_daemon(const char *, struct proc_ref *);
+static int check_named(const char *, const struct pidfile_info *);
+static bool holds_lock(const char *, pid_t);
+static int stop_daemon(const char *, const struct proc_ref *, int, int);
+static int signal_daemon(const char *, const struct proc_ref *, int);
+static bool wait_gone(const char *, const struct proc_ref *, long);
+static void remove_leftover(const char *, pid_t);
 
 /* --status: one line, and the LSB exit status. */
 int
-status_daemon(const char *pidfile, bool quiet)
+control_status(const char *pidfile, bool quiet)
 {
+	struct pidfile_info pi;
 	enum lock_result r;
-	pid_t pid = 0;
 
-	r = lock_holder(pidfile, &pid);
-	if (r == LOCK_OPEN_FAILED && errno == ENOENT) {
+	r = pidfile_inspect(pidfile, &pi);
+	if (r == LOCK_MISSING) {
 		if (!quiet)
 			puts("not running");
 		return LSB_NOT_RUNNING;
@@ -94,234 +47,195 @@ status_daemon(const char *pidfile, bool quiet)
 	}
 	if (r != LOCK_HELD) {
 		if (!quiet)
-			errorx("read pidfile %s: %s", pidfile, unreadable(r));
+			warning("read pidfile %s: %s", pidfile,
+			    lock_result_text(r));
 		return LSB_UNKNOWN;
 	}
-	if (!quiet && pid == 0)
+	if (!quiet && pi.holder == 0)
 		puts("running (pid outside this PID namespace)");
 	else if (!quiet)
-		printf("running (pid %ld)\n", (long)pid);
+		printf("running (pid %ld)\n", (long)pi.holder);
 	return LSB_RUNNING;
 }
 
 /*
- * --stop: sig, up to timeout seconds, then SIGKILL.  Stopping a daemon
- * that is not running succeeds, as LSB asks.
+ * --stop: sig, up to timeout seconds, then SIGKILL; then the pidfile the
+ * daemon left.  Stopping a daemon that is not running succeeds, as LSB
+ * asks.  An exit status, or -1 with the failure recorded.
  */
 int
-stop_daemon(const char *pidfile, int sig, int timeout, bool quiet)
+control_stop(const char *pidfile, int sig, int timeout, bool quiet)
 {
-	pid_t pid;
+	struct proc_ref d;
 	int r;
 
-	pid = find_daemon(pidfile);
-	if (pid == 0) {
+	r = find_daemon(pidfile, &d);
+	if (r == -1)
+		return -1;
+	if (r == 0) {
 		if (!quiet)
 			puts("not running");
-		remove_pidfile(pidfile);
+		remove_leftover(pidfile, 0);
 		return EXIT_OK;
 	}
-	r = stop_process(pid, sig, timeout);
-	if (r != EXIT_OK)
-		return r;
-	remove_pidfile(pidfile);
+	r = stop_daemon(pidfile, &d, sig, timeout);
+	proc_ref_close(&d);
+	if (r == -1)
+		return -1;
+	remove_leftover(pidfile, d.pid);
 	if (!quiet)
-		printf("stopped (pid %ld)\n", (long)pid);
+		printf("stopped (pid %ld)\n", (long)d.pid);
 	return EXIT_OK;
 }
 
 /* --signal without --stop: sends sig to the daemon and returns. */
 int
-signal_daemon(const char *pidfile, int sig)
+control_signal(const char *pidfile, int sig)
 {
-	pid_t pid;
-	int pidfd, r;
+	struct proc_ref d;
+	int r;
 
-	pid = find_daemon(pidfile);
-	if (pid == 0)
-		diex(EXIT_RUNNING, "signal %s: not running", pidfile);
-	pidfd = open_pidfd(pid);
-	r = send_signal(pid, pidfd, sig);
-	if (pidfd != -1)
-		(void)close(pidfd);
+	r = find_daemon(pidfile, &d);
+	if (r == -1)
+		return -1;
+	if (r == 0)
+		return failx(EXIT_RUNNING, "signal %s: not running", pidfile);
+	r = signal_daemon(pidfile, &d, sig);
+	proc_ref_close(&d);
 	if (r == -1 && errno != ESRCH)
-		die(errno == EPERM ? EXIT_RUNNING : EXIT_SELF,
-		    "signal pid %ld", (long)pid);
+		return fail(errno == EPERM ? EXIT_RUNNING : EXIT_SELF,
+		    "signal pid %ld", (long)d.pid);
 	return EXIT_OK;
 }
 
 /*
- * Signals pid, waits up to timeout seconds for it to go, then kills it.
- * Returns 0 once it is gone, 1 if it could not be stopped.
+ * The daemon: the process holding the pidfile's lock, if the file names
+ * it too.  1 with *d open on it, 0 when nobody holds the lock, -1 with a
+ * failure.  The pidfd is opened before the lock is asked again, so that
+ * the process it names is the one that held the lock after it was opened.
  */
-int
-stop_process(pid_t pid, int sig, int timeout)
-{
-	int pidfd, r = EXIT_OK;
-
-	pidfd = open_pidfd(pid);
-	if (send_signal(pid, pidfd, sig) == -1 && errno != ESRCH) {
-		errorx("stop pid %ld: %s", (long)pid, strerror(errno));
-		r = EXIT_RUNNING;
-	} else if (!wait_gone(pid, pidfd, timeout)) {
-		verbose("pid %ld still there after %d s: SIGKILL", (long)pid,
-		    timeout);
-		if (send_signal(pid, pidfd, SIGKILL) == -1 && errno != ESRCH) {
-			errorx("kill pid %ld: %s", (long)pid, strerror(errno));
-			r = EXIT_RUNNING;
-		} else if (!wait_gone(pid, pidfd, KILL_WAIT)) {
-			errorx("kill pid %ld: still running", (long)pid);
-			r = EXIT_RUNNING;
-		}
-	}
-	if (pidfd != -1)
-		(void)close(pidfd);
-	return r;
-}
-
-/*
- * The PID holding the pidfile's lock, if the file names that PID too; 0 when
- * nobody holds it.  A file that names another process than the holder has
- * been tampered with: signal nobody.
- */
-static pid_t
-find_daemon(const char *pidfile)
-{
-	enum lock_result r;
-	pid_t holder = 0, named;
-
-	r = lock_holder(pidfile, &holder);
-	if (r == LOCK_FREE || (r == LOCK_OPEN_FAILED && errno == ENOENT))
-		return 0;
-	if (r != LOCK_HELD)
-		diex(EXIT_SELF, "read pidfile %s: %s", pidfile, unreadable(r));
-	if (holder == 0)
-		diex(EXIT_RUNNING, "read pidfile %s: its lock is held by a "
-		    "process outside this PID namespace; not signalling",
-		    pidfile);
-	named = pidfile_read(pidfile);
-	if (named == 0)
-		diex(EXIT_RUNNING, "read pidfile %s: it names no pid, but pid "
-		    "%ld holds its lock; not signalling", pidfile, (long)holder);
-	if (named != holder)
-		diex(EXIT_RUNNING, "read pidfile %s: it names pid %ld, but pid "
-		    "%ld holds its lock; not signalling", pidfile, (long)named,
-		    (long)holder);
-	return holder;
-}
-
-/* Why lock_holder could not tell, as the end of a message. */
-static const char *
-unreadable(enum lock_result r)
-{
-	if (r == LOCK_NOT_FILE)
-		return "not a regular file";
-	if (r == LOCK_OPEN_FAILED && errno == ELOOP)
-		return "is a symbolic link, not followed";
-	return strerror(errno);
-}
-
-/*
- * A pidfd (Linux 5.3) names the process itself, not its number: signals
- * and waits through it cannot reach a later process that reused the PID.
- * -1 where the kernel has none; the callers fall back to the PID.
- */
-int
-open_pidfd(pid_t pid)
-{
-#if defined(SYS_pidfd_open) && !NO_PIDFD
-	return (int)syscall(SYS_pidfd_open, pid, 0);
-#else
-	(void)pid;
-	errno = ENOSYS;
-	return -1;
-#endif
-}
-
 static int
-send_signal(pid_t pid, int pidfd, int sig)
+find_daemon(const char *pidfile, struct proc_ref *d)
 {
-#ifdef SYS_pidfd_send_signal
-	if (pidfd != -1)
-		return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
-#else
-	(void)pidfd;
-#endif
-	return kill(pid, sig);
+	struct pidfile_info pi;
+	enum lock_result r;
+	int tries;
+
+	for (tries = 0; tries < FIND_TRIES; tries++) {
+		r = pidfile_inspect(pidfile, &pi);
+		if (r == LOCK_FREE || r == LOCK_MISSING)
+			return 0;
+		if (r != LOCK_HELD)
+			return failx(EXIT_SELF, "read pidfile %s: %s", pidfile,
+			    lock_result_text(r));
+		if (check_named(pidfile, &pi) == -1)
+			return -1;
+		proc_ref_open(d, pi.holder);
+		if (holds_lock(pidfile, pi.holder))
+			return 1;
+		proc_ref_close(d);
+	}
+	return failx(EXIT_RUNNING, "read pidfile %s: its lock changed hands "
+	    "%d times; not signalling", pidfile, FIND_TRIES);
+}
+
+/* A file that names another process than its lock's holder: signal nobody. */
+static int
+check_named(const char *pidfile, const struct pidfile_info *pi)
+{
+	if (pi->holder == 0)
+		return failx(EXIT_RUNNING, "read pidfile %s: its lock is held "
+		    "by a process outside this PID namespace; not signalling",
+		    pidfile);
+	if (pi->named == 0)
+		return failx(EXIT_RUNNING, "read pidfile %s: it names no pid, "
+		    "but pid %ld holds its lock; not signalling", pidfile,
+		    (long)pi->holder);
+	if (pi->named == -1)
+		return failx(EXIT_RUNNING, "read pidfile %s: it holds "
+		    "something other than a pid, but pid %ld holds its lock; "
+		    "not signalling", pidfile, (long)pi->holder);
+	if (pi->named != pi->holder)
+		return failx(EXIT_RUNNING, "read pidfile %s: it names pid %ld, "
+		    "but pid %ld holds its lock; not signalling", pidfile,
+		    (long)pi->named, (long)pi->holder);
+	return 0;
+}
+
+static bool
+holds_lock(const char *pidfile, pid_t pid)
+{
+	struct pidfile_info pi;
+
+	return pidfile_inspect(pidfile, &pi) == LOCK_HELD && pi.holder == pid;
+}
+
+/* sig, then SIGKILL after timeout seconds; 0 once gone. */
+static int
+stop_daemon(const char *pidfile, const struct proc_ref *d, int sig,
+    int timeout)
+{
+	if (signal_daemon(pidfile, d, sig) == -1 && errno != ESRCH)
+		return fail(EXIT_RUNNING, "stop pid %ld", (long)d->pid);
+	if (wait_gone(pidfile, d, timeout * 1000L))
+		return 0;
+	verbose("pid %ld still there after %d s: SIGKILL", (long)d->pid,
+	    timeout);
+	if (signal_daemon(pidfile, d, SIGKILL) == -1 && errno != ESRCH)
+		return fail(EXIT_RUNNING, "kill pid %ld", (long)d->pid);
+	if (!wait_gone(pidfile, d, KILL_WAIT_MS))
+		return failx(EXIT_RUNNING, "kill pid %ld: still running",
+		    (long)d->pid);
+	return 0;
 }
 
 /*
- * Waits up to secs for pid to exit.  A pidfd polls readable when it does,
- * with no busy waiting; without one, look at the process every few ms,
- * backing off to 100 ms.  A zombie counts as gone: it holds no lock and
- * runs no code, and its parent may reap it late.
+ * Through the pidfd, or, without one, only while the PID still holds the
+ * lock: else it is gone (ESRCH), and the PID may be another process's.
+ */
+static int
+signal_daemon(const char *pidfile, const struct proc_ref *d, int sig)
+{
+	if (d->pidfd == -1 && !holds_lock(pidfile, d->pid)) {
+		errno = ESRCH;
+		return -1;
+	}
+	return proc_ref_signal(d, sig);
+}
+
+/*
+ * A pidfd polls readable once the process has exited.  Without one, the
+ * daemon is gone when its PID is, or no longer holds the lock: a PID
+ * reused meanwhile must not keep us waiting, nor be killed.
  */
 static bool
-wait_gone(pid_t pid, int pidfd, int secs)
+wait_gone(const char *pidfile, const struct proc_ref *d, long ms)
 {
-	struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
-	struct timespec nap = { 0, 1000000 };
-	long waited_ms = 0;
-	int r;
+	long deadline = now_ms() + ms, step = 1;
 
-	if (pidfd != -1) {
-		do
-			r = poll(&pfd, 1, secs * 1000);
-		while (r == -1 && errno == EINTR);
-		return r == 1;
-	}
-	while (!is_gone(pid)) {
-		if (waited_ms >= secs * 1000L)
+	if (d->pidfd != -1)
+		return proc_ref_wait_gone(d, ms);
+	while (!proc_is_gone(d->pid) && holds_lock(pidfile, d->pid)) {
+		if (now_ms() >= deadline)
 			return false;
-		(void)nanosleep(&nap, NULL);
-		waited_ms += nap.tv_nsec / 1000000;
-		if (nap.tv_nsec < 100000000)
-			nap.tv_nsec *= 2;
+		nap_ms(step);
+		step = step < 100 ? step * 2 : 100;
 	}
 	return true;
 }
 
-/* True if pid no longer exists or is a zombie. */
-static bool
-is_gone(pid_t pid)
-{
-	char buf[512];
-	const char *state;
-
-	if (kill(pid, 0) == -1 && errno == ESRCH)
-		return true;
-	state = proc_stat(pid, buf, sizeof(buf));
-	return state != NULL && state[0] == 'Z';
-}
-
 /*
- * Reads /proc/PID/stat into buf and returns where the fields after the
- * command's name begin (the state first), or NULL.
+ * Removes the pidfile a stopped daemon left, if it still names that
+ * daemon (pid; 0: any PID) or nothing.  A file that holds anything else
+ * was named by mistake, and is left as it is.
  */
-const char *
-proc_stat(pid_t pid, char *buf, size_t size)
-{
-	char path[64], *paren;
-	ssize_t n;
-	int fd;
-
-	(void)snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd == -1)
-		return NULL;
-	n = read(fd, buf, size - 1);
-	(void)close(fd);
-	if (n <= 0)
-		return NULL;
-	buf[n] = '\0';
-	paren = strrchr(buf, ')');
-	return paren != NULL && paren[1] == ' ' ? paren + 2 : NULL;
-}
-
-/* Removes a pidfile its daemon left behind, unless another holds it. */
 static void
-remove_pidfile(const char *pidfile)
+remove_leftover(const char *pidfile, pid_t pid)
 {
-	if (pidfile_remove_unlocked(pidfile) == -1)
-		errorx("remove pidfile %s: %s", pidfile, strerror(errno));
+	enum lock_result r;
+
+	r = pidfile_remove(pidfile, pid);
+	if (r == LOCK_NOT_PIDFILE || r == LOCK_FAILED ||
+	    r == LOCK_OPEN_FAILED || r == LOCK_NOT_FILE)
+		warning("remove pidfile %s: %s", pidfile, lock_result_text(r));
 }

@@ -1,90 +1,158 @@
 /*
- * Pidfiles and lock files: open without following a symbolic link, take a
- * POSIX write lock, and write the holder's PID.
+ * Pidfiles and lock files: open without following a symbolic link, lock,
+ * write the holder's PID, inspect and remove them without ever being
+ * taken for the daemon.
  */
-#define _POSIX_C_SOURCE 200809L
-
 #include <sys/stat.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
+#include "msg.h"
 #include "pidfile.h"
+#include "proc.h"
 
-/* More than enough for any honest race; bounds a pathological one. */
-#define LOCK_TRIES 100
+/* How long to wait for a guard to go, or a new daemon to write its PID. */
+#define GUARD_WAIT_MS 5000
+#define WRITE_WAIT_MS 1000
 
-static enum lock_result lock_once(const char *path, int fd, pid_t *holder);
-static int same_inode(const struct stat *a, const struct stat *b);
+/* Internal results, beside enum lock_result. */
+#define LOCK_RETRY (-1)		/* a guard, or the file changed: again */
+
+static int lock_once(const char *, int, pid_t *);
+static int who_holds(int, pid_t *);
+static pid_t read_pid(int);
+static bool still_named(const char *, int);
+static int open_pidfile(const char *, int, enum lock_result *);
+static int remove_guarded(const char *, int, pid_t);
+static void backoff(long *);
 
 /*
- * Opens path and locks it for writing, without waiting.  The descriptor is
- * not close-on-exec: the daemon keeps it, and the lock with it, across exec.
+ * Opens path (creating it) at floor or above, and takes a daemon's lock,
+ * without waiting for another daemon; a guard is waited for.  The
+ * descriptor is close-on-exec: whoever keeps it across exec says so.
  */
 enum lock_result
-lock_acquire(const char *path, int *fdp, pid_t *holder)
+lock_acquire(const char *path, int floor, int *fdp, pid_t *holder)
 {
-	enum lock_result r;
-	int fd, saved, tries;
+	long deadline = now_ms() + GUARD_WAIT_MS, step = 1;
+	enum lock_result why;
+	int fd, r, saved;
 
-	for (tries = 0; tries < LOCK_TRIES; tries++) {
-		/* O_NOFOLLOW: a root daemon must not truncate a link's target. */
-		fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NOCTTY, 0644);
+	for (;;) {
+		fd = open_pidfile(path, O_RDWR | O_CREAT, &why);
 		if (fd == -1)
-			return LOCK_OPEN_FAILED;
+			return why;
+		fd = move_fd_up(fd, floor);
+		if (fd == -1)
+			return LOCK_FAILED;
 		r = lock_once(path, fd, holder);
 		if (r == LOCK_TAKEN) {
 			*fdp = fd;
-			return r;
+			return LOCK_TAKEN;
 		}
 		saved = errno;
 		(void)close(fd);
 		errno = saved;
-		if (r != LOCK_STALE)
-			return r;
+		if (r != LOCK_RETRY)
+			return (enum lock_result)r;
+		if (now_ms() >= deadline) {
+			errno = EAGAIN;
+			return LOCK_FAILED;
+		}
+		backoff(&step);
 	}
-	errno = EAGAIN;
-	return LOCK_FAILED;
 }
 
-/* Takes the lock on fd, or finds out who holds it. */
-static enum lock_result
+/* Takes the whole file's lock on fd, or finds out who holds it. */
+static int
 lock_once(const char *path, int fd, pid_t *holder)
 {
 	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
-	struct stat opened, named;
 
-	if (fstat(fd, &opened) == -1)
+	if (fcntl(fd, F_SETLK, &fl) == 0)
+		/*
+		 * A failed start's pidfile is unlinked.  If that happened
+		 * between our open and our lock, we hold a lock on a file
+		 * nobody can see: open the path again.
+		 */
+		return still_named(path, fd) ? LOCK_TAKEN : LOCK_RETRY;
+	if (errno != EAGAIN && errno != EACCES)
 		return LOCK_FAILED;
-	if (!S_ISREG(opened.st_mode))
-		return LOCK_NOT_FILE;
-	if (fcntl(fd, F_SETLK, &fl) == -1) {
-		if (errno != EAGAIN && errno != EACCES)
-			return LOCK_FAILED;
-		if (fcntl(fd, F_GETLK, &fl) == -1)
-			return LOCK_FAILED;
-		if (fl.l_type == F_UNLCK)
-			return LOCK_STALE;	/* released meanwhile */
-		*holder = fl.l_pid;
-		return LOCK_HELD;
-	}
-	/*
-	 * A daemon that fails to start unlinks the pidfile it locked.  If that
-	 * happened between our open and our lock, we hold a lock on a file
-	 * nobody can see: open the path again.
-	 */
-	if (lstat(path, &named) == -1)
-		return errno == ENOENT ? LOCK_STALE : LOCK_FAILED;
-	return same_inode(&opened, &named) ? LOCK_TAKEN : LOCK_STALE;
+	return who_holds(fd, holder);
 }
 
+/*
+ * LOCK_HELD with the daemon's PID, LOCK_FREE, or LOCK_RETRY for a guard.
+ * A daemon's lock spans the whole file, which F_GETLK reports as length 0.
+ */
 static int
-same_inode(const struct stat *a, const struct stat *b)
+who_holds(int fd, pid_t *holder)
 {
-	return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+
+	if (fcntl(fd, F_GETLK, &fl) == -1)
+		return LOCK_FAILED;
+	if (fl.l_type == F_UNLCK)
+		return LOCK_FREE;
+	if (fl.l_start != 0 || fl.l_len != 0)
+		return LOCK_RETRY;
+	*holder = fl.l_pid;
+	return LOCK_HELD;
+}
+
+/*
+ * Reads the PID, the lock's holder and the PID again from one descriptor,
+ * until they agree: a daemon that has just taken the lock may not have
+ * written its PID yet, and a guard is gone in a moment.
+ */
+enum lock_result
+pidfile_inspect(const char *path, struct pidfile_info *pi)
+{
+	long start = now_ms(), step = 1;
+	enum lock_result why;
+	pid_t again = 0;
+	int fd, r;
+
+	fd = open_pidfile(path, O_RDONLY, &why);
+	if (fd == -1)
+		return why;
+	for (;;) {
+		pi->holder = 0;
+		r = who_holds(fd, &pi->holder);
+		pi->named = read_pid(fd);
+		if (r == LOCK_HELD && (who_holds(fd, &again) != LOCK_HELD ||
+		    again != pi->holder))
+			r = LOCK_RETRY;
+		if (r == LOCK_HELD && pi->named != pi->holder &&
+		    pi->holder != 0 && now_ms() - start < WRITE_WAIT_MS)
+			r = LOCK_RETRY;
+		if (r != LOCK_RETRY || now_ms() - start >= GUARD_WAIT_MS)
+			break;
+		backoff(&step);
+	}
+	(void)close(fd);
+	if (r == LOCK_RETRY) {
+		errno = EAGAIN;
+		return LOCK_FAILED;
+	}
+	return (enum lock_result)r;
+}
+
+/*
+ * Before a new daemon writes into a file it took over: 0 if it is empty
+ * or holds a PID, -1 otherwise, so that a file named by mistake (or
+ * through a planted link) keeps what it holds.
+ */
+int
+pidfile_check(int fd)
+{
+	return read_pid(fd) == -1 ? -1 : 0;
 }
 
 /* Replaces the file's contents with pid and a newline. */
@@ -109,87 +177,149 @@ pidfile_write(int fd, pid_t pid)
 }
 
 /*
- * Who holds the lock on path: LOCK_HELD and *holder, LOCK_FREE, or why it
- * cannot be told (LOCK_OPEN_FAILED with ENOENT: no such file).  It takes no
- * lock, so closing its descriptor releases nothing of ours, and it does not
- * block on a FIFO put at the path.
+ * Removes path if no daemon holds it and it is empty or holds a PID: pid,
+ * or any when pid is 0.  LOCK_TAKEN once removed; LOCK_MISSING if there
+ * was nothing to remove; LOCK_HELD if a daemon holds it; LOCK_NOT_PIDFILE
+ * or LOCK_FREE if it holds something else or another PID, and is left.
  */
 enum lock_result
-lock_holder(const char *path, pid_t *holder)
+pidfile_remove(const char *path, pid_t pid)
 {
-	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
-	enum lock_result r = LOCK_FREE;
+	enum lock_result why;
 	struct stat sb;
-	int fd, saved;
+	int fd, r, saved;
 
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK |
-	    O_CLOEXEC);
+	/* Not there: nothing to do, and nothing to create to find that out. */
+	if (lstat(path, &sb) == -1 && errno == ENOENT)
+		return LOCK_MISSING;
+	fd = open_pidfile(path, O_RDWR, &why);
 	if (fd == -1)
-		return LOCK_OPEN_FAILED;
-	if (fstat(fd, &sb) == -1)
-		r = LOCK_FAILED;
-	else if (!S_ISREG(sb.st_mode))
-		r = LOCK_NOT_FILE;
-	else if (fcntl(fd, F_GETLK, &fl) == -1)
-		r = LOCK_FAILED;
-	else if (fl.l_type != F_UNLCK) {
-		*holder = fl.l_pid;
-		r = LOCK_HELD;
-	}
+		return why;
+	r = remove_guarded(path, fd, pid);
 	saved = errno;
 	(void)close(fd);
 	errno = saved;
-	return r;
+	return (enum lock_result)r;
 }
 
-/* The PID written in path, or 0 if it holds none. */
-pid_t
-pidfile_read(const char *path)
+/* Takes the guard on fd, then checks and unlinks. */
+static int
+remove_guarded(const char *path, int fd, pid_t pid)
+{
+	struct flock guard = { .l_type = F_WRLCK, .l_whence = SEEK_SET,
+	    .l_len = 1 };
+	long deadline = now_ms() + GUARD_WAIT_MS, step = 1;
+	pid_t holder, named;
+	int r;
+
+	while (fcntl(fd, F_SETLK, &guard) == -1) {
+		if (errno != EAGAIN && errno != EACCES)
+			return LOCK_FAILED;
+		r = who_holds(fd, &holder);
+		if (r != LOCK_RETRY && r != LOCK_FREE)
+			return r;
+		if (now_ms() >= deadline) {
+			errno = EAGAIN;
+			return LOCK_FAILED;
+		}
+		backoff(&step);
+	}
+	if (!still_named(path, fd))
+		return LOCK_MISSING;
+	named = read_pid(fd);
+	if (named == -1)
+		return LOCK_NOT_PIDFILE;
+	if (pid != 0 && named != 0 && named != pid)
+		return LOCK_FREE;
+	if (unlink(path) == -1)
+		return errno == ENOENT ? LOCK_MISSING : LOCK_FAILED;
+	return LOCK_TAKEN;
+}
+
+/* The end of a message saying why r is not what was hoped for. */
+const char *
+lock_result_text(enum lock_result r)
+{
+	switch (r) {
+	case LOCK_NOT_FILE:
+		return "not a regular file";
+	case LOCK_NOT_PIDFILE:
+		return "holds something other than a PID; left as it is";
+	case LOCK_MISSING:
+		return strerror(ENOENT);
+	case LOCK_OPEN_FAILED:
+		if (errno == ELOOP)
+			return "is a symbolic link, not followed";
+		return strerror(errno);
+	case LOCK_FAILED:
+		if (errno == EAGAIN)
+			return "held by another process for too long";
+		return strerror(errno);
+	default:
+		return "unexpected lock state";
+	}
+}
+
+/*
+ * Opens path without following a symbolic link, without blocking on a
+ * FIFO, and only if it is a regular file; -1 and *why otherwise.
+ */
+static int
+open_pidfile(const char *path, int flags, enum lock_result *why)
+{
+	struct stat sb;
+	int fd, saved;
+
+	fd = open(path, flags | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK |
+	    O_CLOEXEC, 0644);
+	if (fd == -1) {
+		*why = errno == ENOENT ? LOCK_MISSING : LOCK_OPEN_FAILED;
+		return -1;
+	}
+	if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode))
+		return fd;
+	*why = S_ISREG(sb.st_mode) ? LOCK_FAILED : LOCK_NOT_FILE;
+	saved = errno;
+	(void)close(fd);
+	errno = saved;
+	return -1;
+}
+
+/* The PID the file holds; 0 if it is empty, -1 if it holds another thing. */
+static pid_t
+read_pid(int fd)
 {
 	char buf[32], *end;
 	ssize_t n;
 	long pid;
-	int fd;
 
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK |
-	    O_CLOEXEC);
-	if (fd == -1)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	(void)close(fd);
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
 	if (n <= 0)
-		return 0;
+		return n == 0 ? 0 : -1;
 	buf[n] = '\0';
+	errno = 0;
 	pid = strtol(buf, &end, 10);
-	if (end == buf || (*end != '\n' && *end != '\0') || pid <= 0 ||
-	    pid != (pid_t)pid)
-		return 0;
+	if (buf[0] < '0' || buf[0] > '9' || errno != 0 || pid <= 0 ||
+	    pid != (long)(pid_t)pid || (*end != '\0' && strcmp(end, "\n") != 0))
+		return -1;
 	return (pid_t)pid;
 }
 
-/*
- * Removes path if nobody holds its lock.  It takes the lock first, so that
- * a daemon starting meanwhile keeps its pidfile.  Returns 0 when removed or
- * already gone, 1 when held, -1 with errno.
- */
-int
-pidfile_remove_unlocked(const char *path)
+/* True while path still names the file open on fd. */
+static bool
+still_named(const char *path, int fd)
 {
-	struct stat sb;
-	pid_t holder;
-	int fd, r;
+	struct stat opened, named;
 
-	/* Not there: nothing to do, and nothing to create to find that out. */
-	if (lstat(path, &sb) == -1 && errno == ENOENT)
-		return 0;
-	switch (lock_acquire(path, &fd, &holder)) {
-	case LOCK_TAKEN:
-		r = unlink(path) == -1 && errno != ENOENT ? -1 : 0;
-		(void)close(fd);
-		return r;
-	case LOCK_HELD:
-		return 1;
-	default:
-		return errno == ENOENT ? 0 : -1;
-	}
+	return fstat(fd, &opened) == 0 && lstat(path, &named) == 0 &&
+	    opened.st_dev == named.st_dev && opened.st_ino == named.st_ino;
+}
+
+/* Sleeps step ms, doubling it up to 50 ms: a guard lasts microseconds. */
+static void
+backoff(long *step)
+{
+	nap_ms(*step);
+	if (*step < 50)
+		*step *= 2;
 }

@@ -57,12 +57,13 @@ load helpers
 	[ "$(cmdline_of "$pid")" = "sleep 1000 " ]
 }
 
-@test "a stale pidfile holding garbage is taken over" {
-	printf 'garbage\nmore garbage, longer than any pid\n' >"$PF"
-	run -0 "$DAEMONIZE" -p "$PF" sleep 1000
-	pid=$(pid_in "$PF")
-	[ "$(cat "$PF")" = "$pid" ]
-	[ "$(cmdline_of "$pid")" = "sleep 1000 " ]
+@test "a pidfile holding anything but a PID is refused and left as it is" {
+	printf 'key=value\nmore, longer than any pid\n' >"$PF"
+	cp "$PF" before
+	run -125 --separate-stderr "$DAEMONIZE" -p "$PF" sleep 1000
+	[ "$stderr" = "daemonize: open pidfile $PF: holds something other than a PID; left as it is" ]
+	cmp "$PF" before
+	[ -z "$(tagged_procs)" ]
 }
 
 @test "an empty stale pidfile is taken over" {

@@ -90,13 +90,13 @@ assert_interrupt_stops_daemon() {
 	assert_interrupt_stops_daemon
 }
 
-# The daemon blocks opening a FIFO nobody reads, after writing its pidfile
-# and before exec: the launcher is still waiting for the status pipe.
+# The test build stops the daemon after it has written its pidfile and
+# before exec: the launcher is still waiting for the status pipe.
 @test "a launcher killed before the daemon has exec'd stops it too" {
-	mkfifo fifo
-	"$DAEMONIZE" -w30 -p "$PF" -o fifo sleep 1000 &
+	DAEMONIZE_TEST_PAUSE=daemon-locked \
+		"$BATS_TEST_DIRNAME/../daemonize-hooks" -w30 -p "$PF" sleep 1000 &
 	launcher=$!
-	wait_until 5 '[ -s "$PF" ]'
+	wait_until 5 '[ -s "$PF" ] && [ "$(proc_state "$(pid_in "$PF")")" = T ]'
 	assert_interrupt_stops_daemon
 }
 

@@ -36,12 +36,23 @@ load helpers
 	[ "$(status_field "$pid" Gid)" = $'65534\t65534\t65534\t65534' ]
 }
 
-@test "the pidfile and output files are opened before switching user" {
+@test "-u opens the pidfile as root and the output files as the user" {
 	require_root
 	chmod 0700 "$BATS_TEST_TMPDIR"
-	"$DAEMONIZE" -u nobody -p "$PF" -o out sleep 1000
-	[ "$(stat -c %U out)" = root ]
+	dir=$(public_dir)
+	"$DAEMONIZE" -u nobody -p "$PF" -o "$dir/out" sleep 1000
+	[ "$(stat -c %U "$PF")" = root ]
+	[ "$(stat -c %U "$dir/out")" = nobody ]
 	[ "$(status_field "$(pid_in "$PF")" Uid)" = $'65534\t65534\t65534\t65534' ]
+}
+
+@test "-u: an output file the user may not open exits 125 and starts nothing" {
+	require_root
+	chmod 0700 "$BATS_TEST_TMPDIR"
+	run -125 --separate-stderr "$DAEMONIZE" -u nobody -p "$PF" -o out sleep 1000
+	[ "$stderr" = "daemonize: open out: Permission denied" ]
+	[ ! -e out ]
+	assert_nothing_left
 }
 
 @test "switching to another user needs root: exit 125, nothing started" {

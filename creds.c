@@ -1,0 +1,184 @@
+/*
+ * Looking users up, and becoming them.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "creds.h"
+#include "msg.h"
+
+static int find_user(const char *, struct creds *);
+static int find_group(const char *, struct creds *);
+static int find_groups(struct creds *);
+static int check_applied(const struct creds *);
+static bool same_groups(const gid_t *, int, const gid_t *, int);
+
+/* Looks up spec (USER or USER:GROUP) and the user's groups. */
+int
+creds_lookup(const char *spec, struct creds *c)
+{
+	char *name, *group;
+	int r;
+
+	*c = (struct creds){ .groups = NULL };
+	name = strdup(spec);
+	if (name == NULL)
+		return fail(EXIT_SELF, "allocate memory");
+	group = strchr(name, ':');
+	if (group != NULL)
+		*group++ = '\0';
+	r = find_user(name, c);
+	if (r == 0 && group != NULL)
+		r = find_group(group, c);
+	free(name);
+	if (r == -1)
+		return -1;
+	c->change = getuid() != c->uid || getgid() != c->gid ||
+	    geteuid() != c->uid || getegid() != c->gid;
+	if (c->change && geteuid() != 0)
+		return failx(EXIT_SELF, "switch to user %s: only root can do "
+		    "that", spec);
+	return c->change ? find_groups(c) : 0;
+}
+
+static int
+find_user(const char *name, struct creds *c)
+{
+	struct passwd *pw;
+
+	errno = 0;
+	pw = getpwnam(name);
+	if (pw == NULL && errno != 0)
+		return fail(EXIT_SELF, "find user %s", name);
+	if (pw == NULL)
+		return failx(EXIT_SELF, "find user %s: no such user", name);
+	c->uid = pw->pw_uid;
+	c->gid = pw->pw_gid;
+	c->name = strdup(pw->pw_name);
+	c->home = strdup(pw->pw_dir);
+	c->shell = strdup(pw->pw_shell[0] != '\0' ? pw->pw_shell : "/bin/sh");
+	if (c->name == NULL || c->home == NULL || c->shell == NULL)
+		return fail(EXIT_SELF, "allocate memory");
+	return 0;
+}
+
+static int
+find_group(const char *group, struct creds *c)
+{
+	struct group *gr;
+
+	errno = 0;
+	gr = getgrnam(group);
+	if (gr == NULL && errno != 0)
+		return fail(EXIT_SELF, "find group %s", group);
+	if (gr == NULL)
+		return failx(EXIT_SELF, "find group %s: no such group", group);
+	c->gid = gr->gr_gid;
+	return 0;
+}
+
+/* The user's supplementary groups, with the primary group among them. */
+static int
+find_groups(struct creds *c)
+{
+	gid_t *groups;
+	int n = 16, want;
+
+	for (;;) {
+		groups = realloc(c->groups, (size_t)n * sizeof(*groups));
+		if (groups == NULL)
+			return fail(EXIT_SELF, "allocate memory");
+		c->groups = groups;
+		want = n;
+		if (getgrouplist(c->name, c->gid, c->groups, &want) != -1)
+			break;
+		if (want <= n)
+			want = n * 2;
+		if (want > 65536)
+			return failx(EXIT_SELF, "find groups of user %s: too "
+			    "many", c->name);
+		n = want;
+	}
+	c->ngroups = want;
+	return 0;
+}
+
+/*
+ * HOME, USER, LOGNAME and SHELL from the password entry, as login(1) sets
+ * them; XDG_RUNTIME_DIR belongs to the caller's login session, not the
+ * user's, so it goes.  -E, applied after, may set any of them again.
+ */
+int
+creds_set_environment(const struct creds *c)
+{
+	if (setenv("HOME", c->home, 1) == -1 ||
+	    setenv("USER", c->name, 1) == -1 ||
+	    setenv("LOGNAME", c->name, 1) == -1 ||
+	    setenv("SHELL", c->shell, 1) == -1)
+		return fail(EXIT_SELF, "set environment");
+	if (c->change && unsetenv("XDG_RUNTIME_DIR") == -1)
+		return fail(EXIT_SELF, "set environment");
+	return 0;
+}
+
+/*
+ * In the child: groups first, then the group ID, then the user ID, since
+ * each step needs the privilege the next one gives up.  Then make sure
+ * all of it took, and that none of it can be undone.
+ */
+int
+creds_apply(const struct creds *c)
+{
+	if (!c->change)
+		return 0;
+	if (setgroups((size_t)c->ngroups, c->groups) == -1)
+		return fail(EXIT_SELF, "set groups of user %s", c->name);
+	if (setgid(c->gid) == -1)
+		return fail(EXIT_SELF, "set group ID %ld", (long)c->gid);
+	if (setuid(c->uid) == -1)
+		return fail(EXIT_SELF, "set user ID %ld", (long)c->uid);
+	return check_applied(c);
+}
+
+static int
+check_applied(const struct creds *c)
+{
+	uid_t ru, eu, su;
+	gid_t rg, eg, sg, now[256];
+	int n;
+
+	n = getgroups((int)(sizeof(now) / sizeof(now[0])), now);
+	if (getresuid(&ru, &eu, &su) == -1 || getresgid(&rg, &eg, &sg) == -1 ||
+	    ru != c->uid || eu != c->uid || su != c->uid || rg != c->gid ||
+	    eg != c->gid || sg != c->gid ||
+	    (n != -1 && !same_groups(now, n, c->groups, c->ngroups)) ||
+	    (c->uid != 0 && setuid(0) != -1))
+		return failx(EXIT_SELF, "switch to user %s: the change did "
+		    "not take", c->name);
+	return 0;
+}
+
+/* True if the two lists hold the same groups, in any order. */
+static bool
+same_groups(const gid_t *a, int na, const gid_t *b, int nb)
+{
+	int i, j;
+
+	for (i = 0; i < na; i++) {
+		for (j = 0; j < nb && b[j] != a[i]; j++)
+			continue;
+		if (j == nb)
+			return false;
+	}
+	for (j = 0; j < nb; j++) {
+		for (i = 0; i < na && a[i] != b[j]; i++)
+			continue;
+		if (i == na)
+			return false;
+	}
+	return true;
+}

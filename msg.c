@@ -1,0 +1,209 @@
+/*
+ * The message writer.  Its state (verbosity, where lines go, the failure
+ * recorded last) is the program's one deliberate global.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "msg.h"
+
+static const char prefix[] = "daemonize: ";
+
+static struct {
+	bool verbose;
+	int fd;			/* where lines go: standard error, or a copy */
+	int code;		/* the recorded failure's exit status */
+	char text[MSG_MAX];	/* and its message, escaped */
+} msg = { .fd = STDERR_FILENO, .code = EXIT_SELF };
+
+static void vformat(char *, size_t, int, const char *, va_list)
+    PRINTF_LIKE(4, 0);
+static void put_line(const char *);
+
+void
+msg_set_verbose(bool on)
+{
+	msg.verbose = on;
+}
+
+bool
+msg_is_verbose(void)
+{
+	return msg.verbose;
+}
+
+/* Lines go to fd from now on: a copy of standard error that outlives it. */
+void
+msg_set_fd(int fd)
+{
+	msg.fd = fd;
+}
+
+int
+msg_fd(void)
+{
+	return msg.fd;
+}
+
+/* With -v: one line now. */
+void
+verbose(const char *fmt, ...)
+{
+	char text[MSG_MAX];
+	va_list ap;
+
+	if (!msg.verbose)
+		return;
+	va_start(ap, fmt);
+	vformat(text, sizeof(text), 0, fmt, ap);
+	va_end(ap);
+	put_line(text);
+}
+
+/* One line now, and go on. */
+void
+warning(const char *fmt, ...)
+{
+	char text[MSG_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vformat(text, sizeof(text), 0, fmt, ap);
+	va_end(ap);
+	put_line(text);
+}
+
+/* Records "what: strerror(errno)" and exit status code; returns -1. */
+int
+fail(int code, const char *fmt, ...)
+{
+	int saved = errno;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vformat(msg.text, sizeof(msg.text), saved, fmt, ap);
+	va_end(ap);
+	msg.code = code;
+	errno = saved;
+	return -1;
+}
+
+/* Records "what" and exit status code; returns -1. */
+int
+failx(int code, const char *fmt, ...)
+{
+	int saved = errno;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vformat(msg.text, sizeof(msg.text), 0, fmt, ap);
+	va_end(ap);
+	msg.code = code;
+	errno = saved;
+	return -1;
+}
+
+/* A failure that another process recorded and sent us. */
+void
+fail_set(int code, const char *text)
+{
+	msg.code = code;
+	(void)snprintf(msg.text, sizeof(msg.text), "%s", text);
+}
+
+int
+fail_code(void)
+{
+	return msg.code;
+}
+
+const char *
+fail_text(void)
+{
+	return msg.text;
+}
+
+/* Prints the recorded failure and returns its exit status. */
+int
+fail_report(void)
+{
+	put_line(msg.text);
+	return msg.code;
+}
+
+/*
+ * Formats "what[: strerror(err)]" into buf, with every control character
+ * escaped (a newline becomes \n), so that a message is always one line,
+ * whatever path or argument it quotes.  Cut to fit, with "..." at the end.
+ */
+static void
+vformat(char *buf, size_t size, int err, const char *fmt, va_list ap)
+{
+	char raw[MSG_MAX];
+	size_t i, len = 0, room = size - sizeof("...");
+	unsigned char c;
+	int n;
+
+	n = vsnprintf(raw, sizeof(raw), fmt, ap);
+	if (n < 0)
+		raw[0] = '\0';
+	else if (err != 0 && (size_t)n < sizeof(raw))
+		(void)snprintf(raw + n, sizeof(raw) - (size_t)n, ": %s",
+		    strerror(err));
+	/* Each character takes at most 4 bytes: \ooo. */
+	for (i = 0; raw[i] != '\0' && len + 4 <= room; i++) {
+		c = (unsigned char)raw[i];
+		if (c >= 0x20 && c != 0x7f)
+			buf[len++] = (char)c;
+		else if (c == '\n' || c == '\t')
+			len += (size_t)sprintf(buf + len, "\\%c",
+			    c == '\n' ? 'n' : 't');
+		else
+			len += (size_t)sprintf(buf + len, "\\%03o", c);
+	}
+	if (raw[i] != '\0' || (n > 0 && (size_t)n >= sizeof(raw)))
+		len += (size_t)sprintf(buf + len, "...");
+	buf[len] = '\0';
+}
+
+/* "daemonize: text\n" in one write, as far as the descriptor takes it. */
+static void
+put_line(const char *text)
+{
+	char line[sizeof(prefix) + MSG_MAX + 1];
+	int n;
+
+	n = snprintf(line, sizeof(line), "%s%s\n", prefix, text);
+	if (n > 0)
+		(void)write_all(msg.fd, line, (size_t)n < sizeof(line) ?
+		    (size_t)n : sizeof(line) - 1);
+}
+
+/*
+ * Writes all of buf, retrying after a signal or a short write; -1 with
+ * errno when the descriptor takes no more.
+ */
+int
+write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	ssize_t n;
+
+	while (len > 0) {
+		n = write(fd, p, len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			return -1;
+		if (n == 0) {
+			errno = EIO;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}

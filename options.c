@@ -1,0 +1,356 @@
+/*
+ * The command line, read with getopt_long(3): options end at the first
+ * argument that is not one, so the command keeps its own options.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "msg.h"
+#include "options.h"
+#include "proc.h"
+
+#define DEFAULT_WAIT 60
+#define DEFAULT_TIMEOUT 10
+
+/* Long options without a letter. */
+enum {
+	OPT_NOTIFY = 256,
+	OPT_READY_FD,
+	OPT_SIGNAL,
+	OPT_STATUS,
+	OPT_STOP,
+	OPT_TIMEOUT
+};
+
+static const struct option longopts[] = {
+	{ "append",	no_argument,		NULL, 'a' },
+	{ "chdir",	required_argument,	NULL, 'c' },
+	{ "env",	required_argument,	NULL, 'E' },
+	{ "stderr",	required_argument,	NULL, 'e' },
+	{ "foreground",	no_argument,		NULL, 'f' },
+	{ "help",	no_argument,		NULL, 'h' },
+	{ "lockfile",	required_argument,	NULL, 'l' },
+	{ "umask",	required_argument,	NULL, 'm' },
+	{ "stdout",	required_argument,	NULL, 'o' },
+	{ "pidfile",	required_argument,	NULL, 'p' },
+	{ "quiet",	no_argument,		NULL, 'q' },
+	{ "user",	required_argument,	NULL, 'u' },
+	{ "verbose",	no_argument,		NULL, 'v' },
+	{ "version",	no_argument,		NULL, 'V' },
+	{ "wait",	optional_argument,	NULL, 'w' },
+	{ "notify",	no_argument,		NULL, OPT_NOTIFY },
+	{ "ready-fd",	required_argument,	NULL, OPT_READY_FD },
+	{ "signal",	required_argument,	NULL, OPT_SIGNAL },
+	{ "status",	no_argument,		NULL, OPT_STATUS },
+	{ "stop",	no_argument,		NULL, OPT_STOP },
+	{ "timeout",	required_argument,	NULL, OPT_TIMEOUT },
+	{ NULL,		0,			NULL, 0 }
+};
+
+static int take_option(struct options *, int, char *);
+static int take_long_option(struct options *, int, char *);
+static int take_path(const char **, const char *, char *);
+static int bad_option(int, const char *);
+static int match_long(const char *, size_t, const struct option **);
+static int check_mode(struct options *);
+static int parse_uint(const char *, const char *, int, int);
+static int parse_umask(const char *, mode_t *);
+static int add_env(struct options *, char *);
+static int usage_error(const char *, ...) PRINTF_LIKE(1, 2);
+
+const char usage_text[] =
+"usage: daemonize [-afhqvV] [-c dir] [-E name=value] [-e file] [-l lockfile]\n"
+"                 [-m umask] [-o file] [-p pidfile] [-u user[:group]]\n"
+"                 [-w[secs]] [--ready-fd=n] [--] command [arg ...]\n"
+"       daemonize --status [-q] -p pidfile\n"
+"       daemonize --stop [-q] [--signal=sig] [--timeout=secs] -p pidfile\n"
+"       daemonize --signal=sig -p pidfile\n"
+"       daemonize --notify [line ...]\n"
+"\n"
+"Run command as a Unix daemon: detached from the terminal, in a session of\n"
+"its own, with a clean process state.  Return once command runs.\n"
+"\n"
+"  -a, --append              append to the -o and -e files, do not truncate\n"
+"  -c, --chdir=DIR           working directory (default /)\n"
+"  -E, --env=NAME=VALUE      set a variable for command (repeatable)\n"
+"  -e, --stderr=FILE         standard error to FILE (default /dev/null)\n"
+"  -f, --foreground          do not fork: exec command in this process\n"
+"  -h, --help                show this help and exit\n"
+"  -l, --lockfile=FILE       hold a lock on FILE while command runs\n"
+"  -m, --umask=MODE          octal file creation mask (default 022)\n"
+"  -o, --stdout=FILE         standard output to FILE (default /dev/null)\n"
+"  -p, --pidfile=FILE        write command's PID to FILE and hold its lock\n"
+"  -q, --quiet               --status and --stop print nothing\n"
+"  -u, --user=USER[:GROUP]   run command as USER (root only)\n"
+"  -v, --verbose             report each step on standard error\n"
+"  -V, --version             show the version and exit\n"
+"  -w, --wait[=SECS]         return once command is ready (sd_notify READY=1\n"
+"                            to $NOTIFY_SOCKET), within SECS (default 60)\n"
+"      --ready-fd=N          with -w: wait for a newline on fd N instead\n"
+"      --notify [LINE ...]   send LINEs (default READY=1) to $NOTIFY_SOCKET\n"
+"      --signal=SIG          send SIG to the daemon of -p (--stop: first)\n"
+"      --status              is the daemon of -p running? (LSB 0, 1, 3, 4)\n"
+"      --stop                stop the daemon of -p: SIG or TERM, then KILL\n"
+"      --timeout=SECS        --stop waits SECS before KILL (default 10)\n"
+"\n"
+"Exit status:\n"
+"    0  command runs (is ready, with -w)\n"
+"    1  another instance holds the pidfile or lockfile\n"
+"    2  usage error\n"
+"  124  -w: command was not ready in time, and was stopped\n"
+"  125  daemonize failed before command ran\n"
+"  126  command cannot be executed\n"
+"  127  command not found\n"
+"With -w, a command that exits before it is ready gives its own status\n"
+"(128+N for signal N); a signal N to daemonize stops it and exits 128+N.\n"
+"--status exits 0 running, 1 not running but pidfile left, 3 not running,\n"
+"4 unknown; --stop exits 0 once stopped or not running, 1 if it cannot stop.\n";
+
+/* Fills *o from the command line; -1 with a usage failure recorded. */
+int
+options_parse(struct options *o, int argc, char *argv[])
+{
+	const char *cur;
+	int c;
+
+	*o = (struct options){ .umask = 022, .ready_fd = -1,
+	    .timeout = DEFAULT_TIMEOUT };
+	opterr = 0;
+	for (;;) {
+		/* The argument being read, for messages: never argv[optind]
+		 * after the call, which musl leaves past the end. */
+		cur = optind < argc ? argv[optind] : NULL;
+		c = getopt_long(argc, argv, "+:ac:E:e:fhl:m:o:p:qu:vVw::",
+		    longopts, NULL);
+		if (c == -1)
+			break;
+		if (c == '?' || c == ':')
+			return bad_option(c, cur);
+		if (take_option(o, c, optarg) == -1)
+			return -1;
+		if (o->mode == MODE_HELP || o->mode == MODE_VERSION)
+			return 0;
+	}
+	o->argv = argv + optind;
+	msg_set_verbose(o->verbose);
+	return check_mode(o);
+}
+
+/* Takes one option letter and its argument. */
+static int
+take_option(struct options *o, int c, char *arg)
+{
+	switch (c) {
+	case 'a': o->append = true; return 0;
+	case 'c': return take_path(&o->dir, "-c", arg);
+	case 'E': return add_env(o, arg);
+	case 'e': return take_path(&o->err, "-e", arg);
+	case 'f': o->foreground = true; return 0;
+	case 'h': o->mode = MODE_HELP; return 0;
+	case 'l': return take_path(&o->lockfile, "-l", arg);
+	case 'm': return parse_umask(arg, &o->umask);
+	case 'o': return take_path(&o->out, "-o", arg);
+	case 'p': return take_path(&o->pidfile, "-p", arg);
+	case 'q': o->quiet = true; return 0;
+	case 'u': return take_path(&o->user, "-u", arg);
+	case 'v': o->verbose = true; return 0;
+	case 'V': o->mode = MODE_VERSION; return 0;
+	case 'w':
+		o->wait = arg != NULL ? parse_uint("-w", arg, 1, 86400) :
+		    DEFAULT_WAIT;
+		return o->wait == -1 ? -1 : 0;
+	default:
+		return take_long_option(o, c, arg);
+	}
+}
+
+/* Takes one option that has no letter, and its argument. */
+static int
+take_long_option(struct options *o, int c, char *arg)
+{
+	switch (c) {
+	case OPT_NOTIFY:
+		o->mode = MODE_NOTIFY;
+		return 0;
+	case OPT_READY_FD:
+		o->ready_fd = parse_uint("--ready-fd", arg, 3, 1023);
+		return o->ready_fd == -1 ? -1 : 0;
+	case OPT_SIGNAL:
+		o->signal = signal_by_name(arg);
+		if (o->signal == -1)
+			return usage_error("option --signal: unknown signal "
+			    "'%s'", arg);
+		return 0;
+	case OPT_STATUS:
+		o->mode = MODE_STATUS;
+		return 0;
+	case OPT_STOP:
+		o->mode = MODE_STOP;
+		return 0;
+	default:	/* OPT_TIMEOUT */
+		o->timeout = parse_uint("--timeout", arg, 0, 86400);
+		return o->timeout == -1 ? -1 : 0;
+	}
+}
+
+/* A path or name: an empty one names nothing, and is a mistake. */
+static int
+take_path(const char **to, const char *opt, char *arg)
+{
+	if (arg[0] == '\0')
+		return usage_error("option %s wants a name, not an empty "
+		    "string", opt);
+	*to = arg;
+	return 0;
+}
+
+/* Says what was wrong with argument cur, which getopt refused as c. */
+static int
+bad_option(int c, const char *cur)
+{
+	const struct option *lo = NULL;
+	const char *eq;
+	size_t len;
+	int n;
+
+	if (cur == NULL || strncmp(cur, "--", 2) != 0) {
+		if (c == ':')
+			return usage_error("option -%c needs an argument",
+			    optopt);
+		if (optopt > ' ' && optopt < 127)
+			return usage_error("unknown option -%c", optopt);
+		return usage_error("unknown option %s", cur ? cur : "");
+	}
+	eq = strchr(cur, '=');
+	len = eq != NULL ? (size_t)(eq - cur) : strlen(cur);
+	n = match_long(cur + 2, len - 2, &lo);
+	if (c == ':' && n == 1)
+		return usage_error("option --%s needs an argument", lo->name);
+	if (n == 1 && eq != NULL && lo->has_arg == no_argument)
+		return usage_error("option --%s takes no argument", lo->name);
+	if (n > 1)
+		return usage_error("option %.*s is ambiguous", (int)len, cur);
+	return usage_error("unknown option %.*s", (int)len, cur);
+}
+
+/*
+ * How many long options name (len bytes) spells or abbreviates, as
+ * getopt_long takes it: an exact match counts alone.  *found: the last.
+ */
+static int
+match_long(const char *name, size_t len, const struct option **found)
+{
+	const struct option *lo;
+	int n = 0;
+
+	for (lo = longopts; lo->name != NULL; lo++) {
+		if (strncmp(lo->name, name, len) != 0)
+			continue;
+		*found = lo;
+		if (strlen(lo->name) == len)
+			return 1;
+		n++;
+	}
+	return n;
+}
+
+/* Checks that the options fit together, and the command if one is due. */
+static int
+check_mode(struct options *o)
+{
+	if (o->signal != 0 && o->mode == MODE_START)
+		o->mode = MODE_SIGNAL;
+	if (o->mode == MODE_NOTIFY)
+		return 0;
+	if (o->mode != MODE_START) {
+		if (o->pidfile == NULL)
+			return usage_error("--status, --stop and --signal "
+			    "need -p");
+		if (o->argv[0] != NULL)
+			return usage_error("--status, --stop and --signal "
+			    "take no command");
+		return 0;
+	}
+	if (o->ready_fd != -1 && o->wait == 0)
+		o->wait = DEFAULT_WAIT;
+	if (o->wait != 0 && o->foreground)
+		return usage_error("-w and --ready-fd do not go with -f");
+	if (o->argv[0] == NULL)
+		return usage_error("no command given");
+	if (o->argv[0][0] == '\0')
+		return usage_error("the command is an empty string");
+	return 0;
+}
+
+/* A whole number from min to max for option opt; -1 if none. */
+static int
+parse_uint(const char *opt, const char *arg, int min, int max)
+{
+	unsigned long n;
+	char *end;
+
+	errno = 0;
+	n = strtoul(arg, &end, 10);
+	if (arg[0] < '0' || arg[0] > '9' || *end != '\0' || errno != 0 ||
+	    n < (unsigned long)min || n > (unsigned long)max)
+		return usage_error("option %s wants a number from %d to %d, "
+		    "not '%s'", opt, min, max, arg);
+	return (int)n;
+}
+
+/* An octal mode from 0 to 0777, with nothing after it. */
+static int
+parse_umask(const char *arg, mode_t *mask)
+{
+	unsigned long n;
+	char *end;
+
+	errno = 0;
+	n = strtoul(arg, &end, 8);
+	if (arg[0] < '0' || arg[0] > '7' || *end != '\0' || errno != 0 ||
+	    n > 0777)
+		return usage_error("option -m wants an octal mode up to 0777, "
+		    "not '%s'", arg);
+	*mask = (mode_t)n;
+	return 0;
+}
+
+/*
+ * Keeps -E NAME=VALUE.  Allocated on first use only: most launches have
+ * no -E, and the first malloc costs system calls.
+ */
+static int
+add_env(struct options *o, char *arg)
+{
+	static int room;
+	char **env;
+
+	if (strchr(arg, '=') == NULL || arg[0] == '=')
+		return usage_error("option -E wants NAME=VALUE, not '%s'", arg);
+	if (o->nenv == room) {
+		room = room == 0 ? 8 : room * 2;
+		env = realloc(o->env, (size_t)room * sizeof(*env));
+		if (env == NULL)
+			return fail(EXIT_SELF, "allocate memory");
+		o->env = env;
+	}
+	o->env[o->nenv++] = arg;
+	return 0;
+}
+
+/* A bad command line: one line, with a pointer to --help. */
+static int
+usage_error(const char *fmt, ...)
+{
+	char what[MSG_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	return failx(EXIT_USAGE, "%s (try 'daemonize --help')", what);
+}

@@ -1,0 +1,47 @@
+/*
+ * The command line: what to do, and with what.  Filled once by
+ * options_parse() and read-only after that.
+ */
+#ifndef OPTIONS_H
+#define OPTIONS_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+enum mode {
+	MODE_START,		/* the default: start a daemon */
+	MODE_STATUS,		/* --status */
+	MODE_STOP,		/* --stop */
+	MODE_SIGNAL,		/* --signal without --stop */
+	MODE_NOTIFY,		/* --notify */
+	MODE_HELP,		/* -h */
+	MODE_VERSION		/* -V */
+};
+
+struct options {
+	enum mode mode;
+	const char *pidfile;
+	const char *lockfile;
+	const char *dir;
+	const char *out;
+	const char *err;
+	const char *user;
+	char **env;		/* -E NAME=VALUE strings, from argv */
+	int nenv;
+	mode_t umask;
+	bool append;
+	bool foreground;
+	bool verbose;
+	bool quiet;
+	int wait;		/* -w: seconds to wait for readiness, or 0 */
+	int ready_fd;		/* --ready-fd, or -1 */
+	int signal;		/* --signal, or 0 */
+	int timeout;		/* --timeout */
+	char **argv;		/* the command and its arguments */
+};
+
+extern const char usage_text[];
+
+int options_parse(struct options *o, int argc, char *argv[]);
+
+#endif

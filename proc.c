@@ -1,0 +1,484 @@
+/*
+ * Process helpers shared by the launcher, --stop and the supervisor.
+ */
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "msg.h"
+#include "proc.h"
+
+/* Test builds set NO_PIDFD to 1 to run the fallbacks for older kernels. */
+#ifndef NO_PIDFD
+#define NO_PIDFD 0
+#endif
+
+/*
+ * Test builds set CLOSE_FDS_FALLBACK to 1 to skip close_range(2), or to 2
+ * to skip the /proc/self/fd scan as well, so that every fallback is run.
+ */
+#ifndef CLOSE_FDS_FALLBACK
+#define CLOSE_FDS_FALLBACK 0
+#endif
+
+#ifndef TEST_HOOKS
+#define TEST_HOOKS 0
+#endif
+
+/* After SIGKILL, how long to wait for the processes to go. */
+#define KILL_WAIT_MS 5000
+/* How many children a stop remembers having signalled. */
+#define SIGNALLED_MAX 256
+
+static const struct {
+	const char *name;
+	int sig;
+} signals[] = {
+	{ "HUP", SIGHUP }, { "INT", SIGINT }, { "QUIT", SIGQUIT },
+	{ "ILL", SIGILL }, { "TRAP", SIGTRAP }, { "ABRT", SIGABRT },
+	{ "BUS", SIGBUS }, { "FPE", SIGFPE }, { "KILL", SIGKILL },
+	{ "USR1", SIGUSR1 }, { "SEGV", SIGSEGV }, { "USR2", SIGUSR2 },
+	{ "PIPE", SIGPIPE }, { "ALRM", SIGALRM }, { "TERM", SIGTERM },
+	{ "CHLD", SIGCHLD }, { "CONT", SIGCONT }, { "STOP", SIGSTOP },
+	{ "TSTP", SIGTSTP }, { "TTIN", SIGTTIN }, { "TTOU", SIGTTOU },
+	{ "URG", SIGURG }, { "XCPU", SIGXCPU }, { "XFSZ", SIGXFSZ },
+	{ "VTALRM", SIGVTALRM }, { "PROF", SIGPROF }, { "WINCH", SIGWINCH },
+	{ "IO", SIGIO }, { "SYS", SIGSYS },
+};
+
+/* The children a stop has signalled in its current phase. */
+struct signalled {
+	pid_t pid[SIGNALLED_MAX];
+	int n;
+};
+
+static int signal_round(pid_t, int, struct signalled *);
+static bool take_signalled(struct signalled *, pid_t);
+static void signal_group(pid_t, int);
+static void send_and_continue(pid_t, int);
+static int close_fds_by_proc(int);
+static void reset_signal(int);
+
+/* A signal by name (TERM, SIGTERM, term) or number; -1 if none. */
+int
+signal_by_name(const char *name)
+{
+	char *end;
+	long n;
+	size_t i;
+
+	if (isdigit((unsigned char)name[0])) {
+		errno = 0;
+		n = strtol(name, &end, 10);
+		return *end == '\0' && errno == 0 && n > 0 && n < NSIG ?
+		    (int)n : -1;
+	}
+	if (strncasecmp(name, "SIG", 3) == 0)
+		name += 3;
+	for (i = 0; i < sizeof(signals) / sizeof(signals[0]); i++)
+		if (strcasecmp(name, signals[i].name) == 0)
+			return signals[i].sig;
+	return -1;
+}
+
+/*
+ * A pidfd (Linux 5.3) names the process itself, not its number: signals
+ * and waits through it cannot reach a later process that reused the PID.
+ * Without one (older kernels, or the process is gone) pidfd is -1 and the
+ * PID is used.
+ */
+void
+proc_ref_open(struct proc_ref *p, pid_t pid)
+{
+	p->pid = pid;
+#if defined(SYS_pidfd_open) && !NO_PIDFD
+	p->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+#else
+	p->pidfd = -1;
+#endif
+}
+
+void
+proc_ref_close(struct proc_ref *p)
+{
+	if (p->pidfd != -1)
+		(void)close(p->pidfd);
+	p->pidfd = -1;
+}
+
+int
+proc_ref_signal(const struct proc_ref *p, int sig)
+{
+#ifdef SYS_pidfd_send_signal
+	if (p->pidfd != -1)
+		return (int)syscall(SYS_pidfd_send_signal, p->pidfd, sig, NULL,
+		    0);
+#endif
+	return kill(p->pid, sig);
+}
+
+/*
+ * Waits up to ms for the process to exit.  A pidfd polls readable when it
+ * does; without one, look every few ms, backing off to 100 ms.  A zombie
+ * counts as gone: it runs no code and holds no lock.
+ */
+bool
+proc_ref_wait_gone(const struct proc_ref *p, long ms)
+{
+	struct pollfd pfd = { .fd = p->pidfd, .events = POLLIN };
+	long deadline = now_ms() + ms, left, step = 1;
+	int r;
+
+	while (p->pidfd != -1) {
+		left = deadline - now_ms();
+		r = poll(&pfd, 1, left > 0 ? (int)left : 0);
+		if (r != -1 || errno != EINTR)
+			return r == 1;
+	}
+	while (!proc_is_gone(p->pid)) {
+		if (now_ms() >= deadline)
+			return false;
+		nap_ms(step);
+		step = step < 100 ? step * 2 : 100;
+	}
+	return true;
+}
+
+/* True if pid no longer exists or is a zombie. */
+bool
+proc_is_gone(pid_t pid)
+{
+	char buf[512];
+	const char *state;
+
+	if (kill(pid, 0) == -1 && errno == ESRCH)
+		return true;
+	state = proc_stat(pid, buf, sizeof(buf));
+	return state != NULL && state[0] == 'Z';
+}
+
+/*
+ * Reads /proc/PID/stat into buf and returns where the fields after the
+ * command's name begin (the state, field 3), or NULL.  The name may hold
+ * spaces and parentheses, so the fields start after the last ')'.
+ */
+const char *
+proc_stat(pid_t pid, char *buf, size_t size)
+{
+	char path[64], *paren;
+	ssize_t n;
+	int fd;
+
+	(void)snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd == -1)
+		return NULL;
+	n = read(fd, buf, size - 1);
+	(void)close(fd);
+	if (n <= 0)
+		return NULL;
+	buf[n] = '\0';
+	paren = strrchr(buf, ')');
+	return paren != NULL && paren[1] == ' ' ? paren + 2 : NULL;
+}
+
+/* Numeric field n (4 is the parent, 6 the session) of /proc/PID/stat. */
+long
+proc_stat_field(pid_t pid, int field)
+{
+	char buf[512];
+	const char *p;
+	int i;
+
+	p = proc_stat(pid, buf, sizeof(buf));
+	for (i = 3; p != NULL && i < field; i++)
+		p = strchr(p, ' ') != NULL ? strchr(p, ' ') + 1 : NULL;
+	return p != NULL ? strtol(p, NULL, 10) : -1;
+}
+
+/*
+ * Stops what is left of a service, as its subreaper: sig to the process
+ * group of anchor (our child, not yet reaped, so that its group ID cannot
+ * be reused while we signal it) and to every child of ours, including the
+ * orphans we adopt as their parents die; SIGKILL to what is left after ms.
+ * Reaps them all, the anchor last.  0 once none is left, -1 if some are.
+ */
+int
+proc_stop_children(pid_t anchor, int sig, long ms)
+{
+	struct signalled done = { .n = 0 };
+	long deadline = now_ms() + ms, step = 1;
+	pid_t pgid = getpgid(anchor);
+	bool killing = sig == SIGKILL;
+
+	signal_group(pgid, sig);
+	while (signal_round(anchor, sig, &done) > 0) {
+		if (now_ms() < deadline) {
+			nap_ms(step);
+			step = step < 50 ? step * 2 : 50;
+			continue;
+		}
+		if (killing)
+			return -1;
+		verbose("processes left after %ld ms: SIGKILL", ms);
+		killing = true;
+		sig = SIGKILL;
+		done.n = 0;
+		deadline = now_ms() + KILL_WAIT_MS;
+		signal_group(pgid, sig);
+	}
+	while (waitpid(anchor, NULL, 0) == -1 && errno == EINTR)
+		continue;
+	return 0;
+}
+
+/*
+ * Signals each child of ours not signalled yet, and reaps those that have
+ * exited but the anchor.  Returns how many are still running.  Children
+ * are found by their parent field in /proc: ours cannot be reused before
+ * we reap them, so signalling them by PID is safe.
+ */
+static int
+signal_round(pid_t anchor, int sig, struct signalled *done)
+{
+	struct dirent *d;
+	DIR *dir;
+	pid_t pid, self = getpid();
+	int running = 0;
+
+	dir = opendir("/proc");
+	if (dir == NULL)
+		return proc_is_gone(anchor) ? 0 : 1;
+	while ((d = readdir(dir)) != NULL) {
+		pid = (pid_t)strtol(d->d_name, NULL, 10);
+		if (pid <= 0 || proc_stat_field(pid, 4) != (long)self)
+			continue;
+		if (proc_is_gone(pid)) {
+			if (pid != anchor)
+				(void)waitpid(pid, NULL, WNOHANG);
+			continue;
+		}
+		running++;
+		if (take_signalled(done, pid))
+			send_and_continue(pid, sig);
+	}
+	(void)closedir(dir);
+	return running;
+}
+
+/* Never our own group: the caller may share the daemon's with -f. */
+static void
+signal_group(pid_t pgid, int sig)
+{
+	if (pgid > 0 && pgid != getpgrp())
+		send_and_continue(-pgid, sig);
+}
+
+/*
+ * sig, then SIGCONT, as systemd does: a stopped process would not act on
+ * SIGTERM until continued.
+ */
+static void
+send_and_continue(pid_t pid, int sig)
+{
+	(void)kill(pid, sig);
+	if (sig != SIGKILL)
+		(void)kill(pid, SIGCONT);
+}
+
+/* True the first time pid is seen (or when the list is full). */
+static bool
+take_signalled(struct signalled *done, pid_t pid)
+{
+	int i;
+
+	for (i = 0; i < done->n; i++)
+		if (done->pid[i] == pid)
+			return false;
+	if (done->n < SIGNALLED_MAX)
+		done->pid[done->n++] = pid;
+	return true;
+}
+
+/* Reaps every child that has exited; returns how many. */
+int
+proc_reap_children(void)
+{
+	int n = 0;
+
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		n++;
+	return n;
+}
+
+/*
+ * Test builds (TEST_HOOKS) stop here when DAEMONIZE_TEST_PAUSE names this
+ * step, so that a test can act at an exact point of a start or a stop.
+ */
+void
+test_pause(const char *step)
+{
+#if TEST_HOOKS
+	const char *want = getenv("DAEMONIZE_TEST_PAUSE");
+
+	if (want != NULL && strcmp(want, step) == 0)
+		(void)raise(SIGSTOP);
+#else
+	(void)step;
+#endif
+}
+
+long
+now_ms(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long)ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
+}
+
+void
+nap_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
+
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		continue;
+}
+
+/*
+ * Ignored signals and the signal mask survive execve(2): a daemon started
+ * from a script that blocks SIGTERM could not be stopped.  Put every
+ * disposition back to the default and empty the mask.  Handlers need no
+ * reset: none is installed, and exec resets caught signals anyway.
+ */
+int
+reset_signals(void)
+{
+	int sig;
+
+	for (sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			reset_signal(sig);
+	return clear_signal_mask();
+}
+
+int
+clear_signal_mask(void)
+{
+	sigset_t none;
+
+	sigemptyset(&none);
+	if (sigprocmask(SIG_SETMASK, &none, NULL) == -1)
+		return fail(EXIT_SELF, "reset signal mask");
+	return 0;
+}
+
+/*
+ * glibc refuses to touch the two real-time signals it reserves for itself
+ * (32 and 33), yet a caller can leave them ignored (GNU make does), so on
+ * Linux ask the kernel directly.  SIG_DFL is 0, so an all-zero struct
+ * sigaction means the default whatever the kernel's field order, and the
+ * kernel's signal set is NSIG / 8 bytes.  EINVAL means the signal does not
+ * exist, which is fine.
+ */
+static void
+reset_signal(int sig)
+{
+#if defined(__linux__) && defined(SYS_rt_sigaction)
+	static const unsigned long dfl[8];
+
+	(void)syscall(SYS_rt_sigaction, sig, dfl, NULL, NSIG / 8);
+#else
+	(void)signal(sig, SIG_DFL);
+#endif
+}
+
+/*
+ * Closes every descriptor from lowfd up in as few system calls as the
+ * kernel allows: close_range(2) (Linux 5.9), else a scan of /proc/self/fd,
+ * and a loop up to the descriptor limit only when neither is there, since
+ * at a limit of a million that loop alone is a million system calls.
+ */
+int
+close_fds_from(int lowfd)
+{
+	struct rlimit rl;
+	int fd;
+
+#if defined(SYS_close_range) && CLOSE_FDS_FALLBACK < 1
+	if (syscall(SYS_close_range, (unsigned)lowfd, ~0U, 0U) == 0)
+		return 0;
+#endif
+	if (CLOSE_FDS_FALLBACK < 2 && close_fds_by_proc(lowfd) == 0)
+		return 0;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return fail(EXIT_SELF, "get descriptor limit");
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > INT_MAX)
+		rl.rlim_cur = INT_MAX;
+	for (fd = lowfd; fd < (int)rl.rlim_cur; fd++)
+		(void)close(fd);
+	return 0;
+}
+
+/* Closes the descriptors from lowfd up that /proc/self/fd lists. */
+static int
+close_fds_by_proc(int lowfd)
+{
+	struct dirent *d;
+	DIR *dir;
+	long fd;
+	bool closed;
+
+	dir = opendir("/proc/self/fd");
+	if (dir == NULL)
+		return -1;
+	/* Rescan after closing, since closing changes what readdir sees. */
+	do {
+		closed = false;
+		while ((d = readdir(dir)) != NULL) {
+			fd = strtol(d->d_name, NULL, 10);
+			if (fd >= lowfd && fd != dirfd(dir)) {
+				(void)close((int)fd);
+				closed = true;
+			}
+		}
+		rewinddir(dir);
+	} while (closed);
+	(void)closedir(dir);
+	return 0;
+}
+
+/*
+ * Moves fd, close-on-exec, to the lowest free number at or above floor,
+ * so that it cannot sit where a child's descriptors are to go.  Only for
+ * a descriptor that holds no lock yet: closing the old one would drop it.
+ */
+int
+move_fd_up(int fd, int floor)
+{
+	int up, saved;
+
+	if (fd == -1 || fd >= floor)
+		return fd;
+	up = fcntl(fd, F_DUPFD_CLOEXEC, floor);
+	saved = errno;
+	(void)close(fd);
+	errno = saved;
+	return up;
+}

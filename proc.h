@@ -1,0 +1,41 @@
+/*
+ * Processes: signal names, pidfds with their fallback, waiting with a
+ * deadline, stopping a tree of children, /proc readers, and the process
+ * state a daemon must not inherit (signals, descriptors).
+ */
+#ifndef PROC_H
+#define PROC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* A process, by pidfd where the kernel has them, else by PID alone. */
+struct proc_ref {
+	pid_t pid;
+	int pidfd;		/* -1 without pidfds */
+};
+
+int signal_by_name(const char *name);
+
+void proc_ref_open(struct proc_ref *p, pid_t pid);
+void proc_ref_close(struct proc_ref *p);
+int proc_ref_signal(const struct proc_ref *p, int sig);
+bool proc_ref_wait_gone(const struct proc_ref *p, long ms);
+
+bool proc_is_gone(pid_t pid);
+const char *proc_stat(pid_t pid, char *buf, size_t size);
+long proc_stat_field(pid_t pid, int field);
+int proc_stop_children(pid_t anchor, int sig, long ms);
+int proc_reap_children(void);
+
+void test_pause(const char *step);
+long now_ms(void);
+void nap_ms(long ms);
+
+int reset_signals(void);
+int clear_signal_mask(void);
+int close_fds_from(int lowfd);
+int move_fd_up(int fd, int floor);
+
+#endif

@@ -1,0 +1,267 @@
+/*
+ * Applying a spawn plan in the child, then exec.  Nothing here may end
+ * the process but spawn_fail(), on the child side of a fork.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "msg.h"
+#include "proc.h"
+#include "spawn.h"
+
+static int open_outputs(const struct spawn_plan *, int *, int *);
+static int open_output(const struct spawn_plan *, const char *, const char *);
+static int check_output(const struct spawn_plan *, int, const char *,
+    const char *);
+static int keep_messages(const struct spawn_plan *);
+static int place_fds(const struct spawn_plan *, int, int);
+static int place(int, int, const char *);
+static int keep_locks(const struct spawn_plan *);
+static int exec_failed(const struct spawn_plan *);
+
+/*
+ * Becomes the plan's command: umask, user, outputs (opened as that user,
+ * so that a link the user planted cannot redirect root's write), the
+ * descriptors in place, the directory, exec.  Returns -1 only when the
+ * plan has no report_fd; otherwise a failure ends the child.
+ */
+int
+spawn_exec(const struct spawn_plan *p)
+{
+	int out, err;
+
+	umask(p->umask);
+	if ((p->creds != NULL && creds_apply(p->creds) == -1) ||
+	    open_outputs(p, &out, &err) == -1 ||
+	    keep_messages(p) == -1 || place_fds(p, out, err) == -1 ||
+	    keep_locks(p) == -1)
+		goto failed;
+	if (chdir(p->dir) == -1) {
+		(void)fail(EXIT_SELF, "change directory to %s", p->dir);
+		goto failed;
+	}
+	verbose("working directory %s", p->dir);
+	verbose("exec %s", p->path);
+	execv(p->path, p->argv);
+	(void)exec_failed(p);
+failed:
+	if (p->report_fd != -1)
+		spawn_fail(p);
+	return -1;
+}
+
+/*
+ * Ends a failed child: its locks go first, so that the parent, which
+ * cleans up after it, finds them free when the record arrives.  The
+ * record names our PID if we hold the pidfile, which may hold it now.
+ */
+void
+spawn_fail(const struct spawn_plan *p)
+{
+	pid_t wrote = p->locks[0] != -1 ? getpid() : 0;
+	int i;
+
+	for (i = 0; i < 2; i++)
+		if (p->locks[i] != -1)
+			(void)close(p->locks[i]);
+	(void)report_send(p->report_fd, REPORT_FAIL, fail_code(), wrote,
+	    fail_text());
+	_exit(fail_code());
+}
+
+/* -o and -e, or the plan's /dev/null; one file for both shares one. */
+static int
+open_outputs(const struct spawn_plan *p, int *out, int *err)
+{
+	struct stat a, b;
+
+	*out = p->out != NULL ? open_output(p, p->out, "-o") : p->devnull;
+	if (*out == -1)
+		return -1;
+	*err = p->err != NULL ? open_output(p, p->err, "-e") : p->devnull;
+	if (*err == -1)
+		return -1;
+	/* One file for both: share one offset, as 2>&1 would. */
+	if (p->out != NULL && p->err != NULL && fstat(*out, &a) == 0 &&
+	    fstat(*err, &b) == 0 && a.st_dev == b.st_dev &&
+	    a.st_ino == b.st_ino)
+		*err = *out;
+	return 0;
+}
+
+/*
+ * Opens an output as the shell would for > (or >> with -a), but without
+ * blocking on a FIFO that has no reader, and truncating only once the
+ * file is known to be fit for it.
+ */
+static int
+open_output(const struct spawn_plan *p, const char *path, const char *opt)
+{
+	int fd;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_NOCTTY | O_NONBLOCK |
+	    O_CLOEXEC | (p->append ? O_APPEND : 0), 0666);
+	if (fd == -1 && errno == ENXIO)
+		return failx(EXIT_SELF, "open %s: a FIFO with no reader", path);
+	if (fd == -1)
+		return fail(EXIT_SELF, "open %s", path);
+	fd = move_fd_up(fd, p->floor);
+	if (fd == -1)
+		return fail(EXIT_SELF, "open %s", path);
+	return check_output(p, fd, path, opt);
+}
+
+/*
+ * A regular file, a FIFO or a character device, and not a file we hold a
+ * lock on: writing to it through another descriptor is harmless, but
+ * closing that descriptor at exec would drop the lock.
+ */
+static int
+check_output(const struct spawn_plan *p, int fd, const char *path,
+    const char *opt)
+{
+	struct stat sb, lk;
+	int i, flags;
+
+	if (fstat(fd, &sb) == -1)
+		return fail(EXIT_SELF, "open %s", path);
+	if (!S_ISREG(sb.st_mode) && !S_ISFIFO(sb.st_mode) &&
+	    !S_ISCHR(sb.st_mode))
+		return failx(EXIT_SELF, "open %s: not a regular file, FIFO or "
+		    "character device", path);
+	for (i = 0; i < 2; i++)
+		if (p->locks[i] != -1 && fstat(p->locks[i], &lk) == 0 &&
+		    lk.st_dev == sb.st_dev && lk.st_ino == sb.st_ino)
+			return failx(EXIT_USAGE, "option %s: %s is the %s; "
+			    "writing there would drop its lock", opt, path,
+			    p->lock_names[i]);
+	flags = fcntl(fd, F_GETFL);
+	if (flags == -1 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == -1)
+		return fail(EXIT_SELF, "open %s", path);
+	if (S_ISREG(sb.st_mode) && !p->append && ftruncate(fd, 0) == -1)
+		return fail(EXIT_SELF, "truncate %s", path);
+	return fd;
+}
+
+/*
+ * Messages after standard error is replaced still go to the caller's:
+ * with -v, and in the foreground, where main() reports a failed exec.
+ */
+static int
+keep_messages(const struct spawn_plan *p)
+{
+	int fd;
+
+	if (p->keep_stdio ? p->err == NULL : !msg_is_verbose())
+		return 0;
+	fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, p->floor);
+	if (fd == -1)
+		return fail(EXIT_SELF, "duplicate standard error");
+	msg_set_fd(fd);
+	return 0;
+}
+
+/*
+ * Every source is at or above the plan's floor and every target below
+ * it, so no dup2(2) here can replace a descriptor still to be placed,
+ * nor a lock (which closing would drop).
+ */
+static int
+place_fds(const struct spawn_plan *p, int out, int err)
+{
+	if (!p->keep_stdio && place(p->devnull, STDIN_FILENO,
+	    "standard input") == -1)
+		return -1;
+	if ((!p->keep_stdio || p->out != NULL) &&
+	    place(out, STDOUT_FILENO, "standard output") == -1)
+		return -1;
+	if ((!p->keep_stdio || p->err != NULL) &&
+	    place(err, STDERR_FILENO, "standard error") == -1)
+		return -1;
+	if (p->ready_fd != -1 &&
+	    place(p->ready_fd, p->ready_target, "the ready fd") == -1)
+		return -1;
+	return 0;
+}
+
+static int
+place(int fd, int target, const char *what)
+{
+	if (dup2(fd, target) == -1)
+		return fail(EXIT_SELF, "redirect %s", what);
+	return 0;
+}
+
+/* The locks are close-on-exec until now: only the command keeps them. */
+static int
+keep_locks(const struct spawn_plan *p)
+{
+	int i;
+
+	for (i = 0; i < 2; i++)
+		if (p->locks[i] != -1 && fcntl(p->locks[i], F_SETFD, 0) == -1)
+			return fail(EXIT_SELF, "keep %s", p->lock_names[i]);
+	return 0;
+}
+
+/*
+ * ENOENT from a file we found means its #! interpreter (or ELF loader) is
+ * missing; the shell reports that with 127 too.
+ */
+static int
+exec_failed(const struct spawn_plan *p)
+{
+	const char *name = p->argv[0];
+
+	if (errno == ENOENT && access(p->path, F_OK) == 0)
+		return failx(EXIT_NOTFOUND, "execute %s: interpreter not found",
+		    name);
+	return fail(errno == ENOENT ? EXIT_NOTFOUND : EXIT_NOEXEC,
+	    "execute %s", name);
+}
+
+/* One record, in one write. */
+int
+report_send(int fd, enum report_type type, int code, pid_t pid,
+    const char *text)
+{
+	struct report r = { .type = type, .code = code, .pid = pid };
+
+	if (text != NULL)
+		(void)snprintf(r.text, sizeof(r.text), "%s", text);
+	return write_all(fd, &r, sizeof(r));
+}
+
+/*
+ * Reads one record: 1 when one came, 0 at the end, -1 with errno on an
+ * error or a torn record (EPROTO), which no honest writer leaves.
+ */
+int
+report_receive(int fd, struct report *r)
+{
+	size_t got = 0;
+	ssize_t n;
+
+	while (got < sizeof(*r)) {
+		n = read(fd, (char *)r + got, sizeof(*r) - got);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			return -1;
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	if (got == sizeof(*r)) {
+		r->text[sizeof(r->text) - 1] = '\0';
+		return 1;
+	}
+	if (got != 0)
+		errno = EPROTO;
+	return got == 0 ? 0 : -1;
+}
