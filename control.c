@@ -177,6 +177,10 @@ stop_daemon(const char *pidfile, const struct proc_ref *d, int sig,
 {
 	if (signal_daemon(pidfile, d, sig) == -1 && errno != ESRCH)
 		return fail(EXIT_RUNNING, "stop pid %ld", (long)d->pid);
+	/* A stopped daemon would not act on sig until continued. */
+	if (sig != SIGSTOP && sig != SIGTSTP && sig != SIGTTIN &&
+	    sig != SIGTTOU)
+		(void)signal_daemon(pidfile, d, SIGCONT);
 	if (wait_gone(pidfile, d, timeout * 1000L))
 		return 0;
 	verbose("pid %ld still there after %d s: SIGKILL", (long)d->pid,
