@@ -629,7 +629,8 @@ remove_pidfile(const struct launch *l, pid_t pid)
 static int
 run_daemon(struct launch *l)
 {
-	verbose("daemon pid %ld", (long)getpid());
+	if (msg_is_verbose())
+		verbose("daemon pid %ld", (long)getpid());
 	if (lock_files(l) == -1)
 		return -1;
 	test_pause("daemon-locked");

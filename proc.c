@@ -67,7 +67,16 @@ struct signalled {
 	int n;
 };
 
-static int signal_round(pid_t, int, struct signalled *);
+/* What a process in /proc is to a stop. */
+enum child_state {
+	CHILD_NOT_OURS,
+	CHILD_GONE,		/* a zombie child of ours */
+	CHILD_IN_GROUP,		/* running, in the group signalled as one */
+	CHILD_RUNNING		/* running, elsewhere */
+};
+
+static int signal_round(pid_t, pid_t, int, struct signalled *);
+static enum child_state child_state(pid_t, pid_t);
 static bool take_signalled(struct signalled *, pid_t);
 static void signal_group(pid_t, int);
 static void send_and_continue(pid_t, int);
@@ -227,7 +236,7 @@ proc_stop_children(pid_t anchor, int sig, long ms)
 	bool killing = sig == SIGKILL;
 
 	signal_group(pgid, sig);
-	while (signal_round(anchor, sig, &done) > 0) {
+	while (signal_round(anchor, pgid, sig, &done) > 0) {
 		if (now_ms() < deadline) {
 			nap_ms(step);
 			step = step < 50 ? step * 2 : 50;
@@ -251,14 +260,16 @@ proc_stop_children(pid_t anchor, int sig, long ms)
  * Signals each child of ours not signalled yet, and reaps those that have
  * exited but the anchor.  Returns how many are still running.  Children
  * are found by their parent field in /proc: ours cannot be reused before
- * we reap them, so signalling them by PID is safe.
+ * we reap them, so signalling them by PID is safe.  One in the group that
+ * was signalled already gets nothing more: a second SIGTERM means "now"
+ * to some programs.
  */
 static int
-signal_round(pid_t anchor, int sig, struct signalled *done)
+signal_round(pid_t anchor, pid_t pgid, int sig, struct signalled *done)
 {
 	struct dirent *d;
 	DIR *dir;
-	pid_t pid, self = getpid();
+	pid_t pid;
 	int running = 0;
 
 	dir = opendir("/proc");
@@ -266,19 +277,45 @@ signal_round(pid_t anchor, int sig, struct signalled *done)
 		return proc_is_gone(anchor) ? 0 : 1;
 	while ((d = readdir(dir)) != NULL) {
 		pid = (pid_t)strtol(d->d_name, NULL, 10);
-		if (pid <= 0 || proc_stat_field(pid, 4) != (long)self)
-			continue;
-		if (proc_is_gone(pid)) {
+		switch (child_state(pid, pgid)) {
+		case CHILD_GONE:
 			if (pid != anchor)
 				(void)waitpid(pid, NULL, WNOHANG);
-			continue;
+			break;
+		case CHILD_IN_GROUP:
+			running++;
+			(void)take_signalled(done, pid);
+			break;
+		case CHILD_RUNNING:
+			running++;
+			if (take_signalled(done, pid))
+				send_and_continue(pid, sig);
+			break;
+		default:
+			break;
 		}
-		running++;
-		if (take_signalled(done, pid))
-			send_and_continue(pid, sig);
 	}
 	(void)closedir(dir);
 	return running;
+}
+
+/* What pid is to us, from one read of /proc/PID/stat. */
+static enum child_state
+child_state(pid_t pid, pid_t pgid)
+{
+	char buf[512], state;
+	const char *p;
+	int ppid, group;
+
+	if (pid <= 0)
+		return CHILD_NOT_OURS;
+	p = proc_stat(pid, buf, sizeof(buf));
+	if (p == NULL || sscanf(p, "%c %d %d", &state, &ppid, &group) != 3 ||
+	    ppid != (int)getpid())
+		return CHILD_NOT_OURS;
+	if (state == 'Z')
+		return CHILD_GONE;
+	return group == (int)pgid ? CHILD_IN_GROUP : CHILD_RUNNING;
 }
 
 /* Never our own group: the caller may share the daemon's with -f. */
