@@ -178,3 +178,52 @@ assert_nothing_left() {
 		return 1
 	fi
 }
+
+# --- control-side helpers ---
+
+# The path of another build of daemonize (daemonize-no-pidfd,
+# daemonize-static...), made next to the one under test.
+build_of() {
+	printf '%s/%s\n' "$(dirname "$DAEMONIZE")" "$1"
+}
+
+# True if TEXT is exactly one non-empty line (`run` strips the last newline).
+is_one_line() {
+	[ -n "$1" ] && [[ $1 != *$'\n'* ]]
+}
+
+# Skips without strace; in CI (CI=true) a missing strace is a failure,
+# so that the tests that force races with it cannot quietly vanish.
+require_strace() {
+	command -v strace >/dev/null && return 0
+	if [ "${CI:-}" = true ]; then
+		echo "strace is not installed" >&2
+		return 1
+	fi
+	skip "needs strace"
+}
+
+# Runs CMD in the background under strace, which holds it stopped for SECS
+# seconds on entry to each of the system calls in the comma-separated list
+# SYSCALLS; strace's log of those calls goes to LOG.  The PID of strace is
+# left in $traced (the exit status of strace is that of CMD).
+# delay_on SYSCALLS SECS LOG CMD...
+delay_on() {
+	local calls=$1 usecs=$(($2 * 1000000)) log=$3
+	shift 3
+	strace -f -o "$log" -e trace="$calls" \
+		-e inject="$calls":delay_enter="$usecs" -- "$@" &
+	# shellcheck disable=SC2034 # the caller's
+	traced=$!
+}
+
+# Waits until the strace LOG shows its tracee inside one of the system
+# calls in the extended regex CALLS: strace logs a call's name and
+# arguments on entry, before it delays it.
+wait_in_syscall() {
+	wait_until 5 "grep -Eqs '(^|[[:space:]])($2)\\(' '$1'" || {
+		echo "never entered $2; strace log:" >&2
+		cat "$1" >&2
+		return 1
+	}
+}

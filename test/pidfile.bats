@@ -148,3 +148,72 @@ load helpers
 	run -1 "$DAEMONIZE" -p "$PF" sleep 1000
 	[ "$(tagged_procs)" = "$pid" ]
 }
+
+# Closing any descriptor of a file drops the POSIX locks on it: an output
+# file that is the pidfile or the lock file would unlock it at exec.  A
+# start with ARGS (and a command) must be refused: exit 2, one line that
+# names WHAT (pidfile or lockfile), and nothing started.
+refused_as_same_file() {
+	local what=$1
+	shift
+	local pid
+	run --separate-stderr "$DAEMONIZE" "$@" sleep 1000
+	echo "exit $status, said: $stderr"
+	for pid in $(tagged_procs); do
+		echo "started pid $pid, holding $(grep -c "POSIX .* $pid " /proc/locks) locks"
+	done
+	[ "$status" -eq 2 ]
+	is_one_line "$stderr"
+	[[ $stderr == *"$what"* ]]
+	[ -z "$(tagged_procs)" ]
+}
+
+@test "-o naming the pidfile is refused, nothing started" {
+	refused_as_same_file pidfile -o "$PF" -p "$PF"
+	assert_nothing_left
+}
+
+@test "-e naming the pidfile is refused, nothing started" {
+	refused_as_same_file pidfile -e "$PF" -p "$PF"
+	assert_nothing_left
+}
+
+@test "-o naming the lock file is refused, nothing started" {
+	refused_as_same_file lockfile -o lock -l lock
+}
+
+@test "-e naming the lock file is refused, nothing started" {
+	refused_as_same_file lockfile -e lock -l lock
+}
+
+@test "-o naming the pidfile under another spelling is refused" {
+	refused_as_same_file pidfile -o ./d.pid -p d.pid
+	assert_nothing_left
+}
+
+@test "-e naming the pidfile by its absolute path is refused" {
+	refused_as_same_file pidfile -e "$PF" -p d.pid
+	assert_nothing_left
+}
+
+@test "-o naming a stale pidfile is refused, nothing started" {
+	sh -c 'echo $$' >"$PF"
+	refused_as_same_file pidfile -o "$PF" -p "$PF"
+}
+
+@test "-e naming a stale pidfile under another spelling is refused" {
+	sh -c 'echo $$' >"$PF"
+	refused_as_same_file pidfile -e ./d.pid -p d.pid
+}
+
+@test "-o naming a hard link to a stale pidfile is refused" {
+	sh -c 'echo $$' >"$PF"
+	ln "$PF" out
+	refused_as_same_file pidfile -o out -p "$PF"
+}
+
+@test "-e naming a hard link to the lock file is refused" {
+	: >lock
+	ln lock err
+	refused_as_same_file lockfile -e err -l lock
+}

@@ -88,7 +88,7 @@ load helpers
 @test "--stop without pidfds, as on old kernels, escalates to SIGKILL too" {
 	"$DAEMONIZE" -p "$PF" sh -c 'trap "" TERM; while :; do sleep 1; done'
 	pid=$(pid_in "$PF")
-	run -0 "$BATS_TEST_DIRNAME/../daemonize-no-pidfd" --stop --timeout 1 -p "$PF"
+	run -0 "$(build_of daemonize-no-pidfd)" --stop --timeout 1 -p "$PF"
 	run ! is_alive "$pid"
 	[ ! -e "$PF" ]
 }
@@ -183,4 +183,183 @@ load helpers
 @test "--stop needs -p" {
 	run -2 --separate-stderr "$DAEMONIZE" --stop
 	[ "$stderr" = "daemonize: --status, --stop and --signal need -p (try 'daemonize --help')" ]
+}
+
+# In a new PID namespace: starts a daemon with -p, runs daemonize ARGS -p
+# under strace, held for 2 s on entry to pidfd_open (after it has found the
+# lock holder), and meanwhile kills the daemon and gives its PID to a
+# `sleep 1000` through ns_last_pid.  Exits 0 if that sleep survives, 1 if
+# the control process killed it, 2 if the setup failed.
+control_after_pid_reuse() {
+	local script
+	script=$(declare -f wait_until proc_state is_alive)'
+		set -u
+		D=$1 PF=$2
+		shift 2
+		"$D" -p "$PF" sleep 1000 || { echo "setup: start failed"; exit 2; }
+		read -r daemon <"$PF"
+		timeout 10 strace -f -o strace.log -e trace=pidfd_open \
+			-e inject=pidfd_open:delay_enter=2000000 \
+			-- "$D" "$@" -p "$PF" >control.out 2>&1 &
+		control=$!
+		wait_until 5 "grep -qs \"pidfd_open(\" strace.log" ||
+			{ echo "setup: never in pidfd_open"; exit 2; }
+		kill -KILL "$daemon"
+		wait_until 5 "[ ! -e /proc/$daemon ]" ||
+			{ echo "setup: daemon $daemon never reaped"; exit 2; }
+		# No fork between the write and the sleep: it takes the next PID.
+		for try in 1 2 3; do
+			echo $((daemon - 1)) >/proc/sys/kernel/ns_last_pid
+			sleep 1000 &
+			victim=$!
+			[ "$victim" = "$daemon" ] && break
+			kill -KILL "$victim"
+		done
+		[ "$victim" = "$daemon" ] ||
+			{ echo "setup: the sleep got pid $victim, not $daemon"; exit 2; }
+		rc=0
+		wait "$control" || rc=$?
+		echo "control: exit $rc, said: $(cat control.out)"
+		echo "strace: $(cat strace.log)"
+		is_alive "$victim" ||
+			{ echo "pid $victim, reused by a sleep, was killed"; exit 1; }
+	'
+	in_new_pid_namespace bash -c "$script" bash "$DAEMONIZE" "$PF" "$@"
+}
+
+@test "--stop never signals a process that took the daemon's PID after the lock was read" {
+	require_pid_namespace
+	require_strace
+	run control_after_pid_reuse --stop
+	echo "$output"
+	[ "$status" -eq 0 ]
+}
+
+@test "--signal never signals a process that took the daemon's PID after the lock was read" {
+	require_pid_namespace
+	require_strace
+	run control_after_pid_reuse --signal=TERM
+	echo "$output"
+	[ "$status" -eq 0 ]
+}
+
+@test "--stop leaves an unlocked file that holds no pid untouched" {
+	printf 'key=value\n' >"$PF"
+	cp "$PF" before
+	inode=$(stat -c %i "$PF")
+	run "$DAEMONIZE" --stop -p "$PF"
+	cmp before "$PF"
+	[ "$(stat -c %i "$PF")" = "$inode" ]
+}
+
+@test "--stop leaves an unlocked file that holds a number and more untouched" {
+	printf '42\nkey=value\n' >"$PF"
+	cp "$PF" before
+	inode=$(stat -c %i "$PF")
+	run "$DAEMONIZE" --stop -p "$PF"
+	cmp before "$PF"
+	[ "$(stat -c %i "$PF")" = "$inode" ]
+}
+
+@test "--stop removes a stale pidfile that names a dead process" {
+	sh -c 'echo $$' >"$PF"
+	run -0 "$DAEMONIZE" --stop -p "$PF"
+	[ "$output" = "not running" ]
+	[ ! -e "$PF" ]
+}
+
+@test "--stop removes an empty stale pidfile" {
+	: >"$PF"
+	run -0 "$DAEMONIZE" --stop -p "$PF"
+	[ ! -e "$PF" ]
+}
+
+# A --stop that finds a stale pidfile (naming a dead process, unlocked) and
+# is held for 1 s on entry to unlink(2) while it removes it; $traced is its
+# strace.  Returns once the --stop is inside the delay.
+stop_held_removing_stale_pidfile() {
+	sh -c 'echo $$' >"$PF"
+	delay_on unlink,unlinkat 1 strace.log "$DAEMONIZE" --stop -p "$PF" \
+		>stop.out 2>&1
+	wait_in_syscall strace.log 'unlink|unlinkat'
+}
+
+@test "--status does not take a --stop removing a stale pidfile for the daemon" {
+	require_strace
+	stop_held_removing_stale_pidfile
+	run --separate-stderr "$DAEMONIZE" --status -p "$PF"
+	echo "--status: exit $status, said: $output"
+	[ "$status" -ne 0 ]
+	[[ $output != running* ]]
+	wait "$traced" || true
+}
+
+@test "a start while a --stop removes a stale pidfile succeeds, and its daemon holds the pidfile" {
+	require_strace
+	stop_held_removing_stale_pidfile
+	run --separate-stderr timeout 10 "$DAEMONIZE" -p "$PF" sleep 1000
+	echo "start: exit $status, said: $stderr"
+	[ "$status" -eq 0 ]
+	wait "$traced" || true
+	pid=$(pid_in "$PF")
+	[ "$(cmdline_of "$pid")" = "sleep 1000 " ]
+	run -0 "$DAEMONIZE" --status -p "$PF"
+	[[ $output == *"(pid $pid)"* ]]
+}
+
+# For about SECS seconds: starts a daemon, then stops it, again and again;
+# records the PID of every daemonize it runs in `control`, and the exit
+# status of every --stop in `stop.status`.
+start_stop_loop() {
+	local end=$((SECONDS + $1)) p rc
+	while ((SECONDS < end)); do
+		"$DAEMONIZE" -p "$PF" sleep 1000 2>>start.err &
+		p=$!
+		echo "$p" >>control
+		wait "$p" || true
+		"$DAEMONIZE" --stop -q -p "$PF" 2>>stop.err &
+		p=$!
+		echo "$p" >>control
+		rc=0
+		wait "$p" || rc=$?
+		echo "$rc" >>stop.status
+	done
+}
+
+@test "under concurrent starts and stops, --status and a start name only daemons" {
+	start_stop_loop 3 &
+	a=$!
+	start_stop_loop 3 &
+	b=$!
+	end=$((SECONDS + 3))
+	while ((SECONDS < end)); do
+		"$DAEMONIZE" --status -p "$PF" >>status.out 2>>status.err &
+		echo "$!" >>control
+		wait "$!" || true
+	done
+	wait "$a" "$b"
+	sort -u control >control.sorted
+	echo "--status answers: $(sort status.out | uniq -c | sort -rn | head -3)"
+	echo "--stop exit statuses: $(sort stop.status | uniq -c)"
+	# The PIDs --status and refused starts took for the daemon: never one
+	# of the daemonize processes.
+	sed -n 's/^running (pid \([0-9]*\))$/\1/p' status.out | sort -u >by-status
+	sed -n 's/.*already running (pid \([0-9]*\))$/\1/p' start.err |
+		sort -u >by-start
+	[ -s by-status ] || [ -s by-start ]
+	mistaken=$(comm -12 by-status control.sorted)
+	[ -z "$mistaken" ] || {
+		echo "--status said running for daemonize processes: $mistaken" >&2
+		false
+	}
+	mistaken=$(comm -12 by-start control.sorted)
+	[ -z "$mistaken" ] || {
+		echo "a start said already running for daemonize processes: $mistaken" >&2
+		false
+	}
+	! grep -qx 1 stop.status || {
+		echo "--stop exited 1:" >&2
+		cat stop.err >&2
+		false
+	}
 }

@@ -103,3 +103,77 @@ TRY="(try 'daemonize --help')"
 	run -0 "$DAEMONIZE" -p "$PF" -- sleep 1000
 	is_alive "$(pid_in "$PF")"
 }
+
+# Every option that takes an argument, given none at the end of argv:
+# exit 2 with one line, not a crash (musl's getopt leaves optind past argv).
+missing_last_argument() {
+	local opt
+	for opt in -c -E -e -l -m -o -p -u --pidfile --chdir --signal; do
+		run --separate-stderr "$1" "$opt"
+		echo "$opt: exit $status, said: $stderr"
+		[ "$status" -eq 2 ]
+		is_one_line "$stderr"
+		[[ $stderr == *"option $opt needs an argument"* ]]
+	done
+	for args in "-f -p" "-fp" "--stop -p" "-q --pidfile"; do
+		# shellcheck disable=SC2086 # split on purpose
+		run --separate-stderr "$1" $args
+		echo "$args: exit $status, said: $stderr"
+		[ "$status" -eq 2 ]
+		is_one_line "$stderr"
+		[[ $stderr == *"option -${args: -1}"* || $stderr == *"option --pidfile"* ]]
+		[[ $stderr == *"needs an argument"* ]]
+	done
+}
+
+@test "an option missing its argument at the end exits 2 with one line" {
+	missing_last_argument "$DAEMONIZE"
+}
+
+@test "the static build, too, exits 2 for an option missing its argument at the end" {
+	static=$(build_of daemonize-static)
+	[ -x "$static" ] || skip "no daemonize-static built"
+	missing_last_argument "$static"
+}
+
+@test "a long option given an argument it takes none of exits 2 with one line" {
+	for opt in append verbose foreground stop; do
+		run --separate-stderr "$DAEMONIZE" "--$opt=1" sleep 1
+		echo "--$opt=1: exit $status, said: $stderr"
+		[ "$status" -eq 2 ]
+		is_one_line "$stderr"
+		[[ $stderr == *"--$opt"* ]]
+		[[ $stderr == *"no argument"* ]]
+	done
+}
+
+@test "a -c directory with a newline in its name is reported on one line" {
+	run -125 --separate-stderr "$DAEMONIZE" -c $'no\nsuch' sleep 1
+	echo "said: $stderr"
+	is_one_line "$stderr"
+	[[ $stderr == *'no\nsuch'* ]]
+}
+
+@test "a pidfile with a newline in its path is reported on one line" {
+	run -125 --separate-stderr "$DAEMONIZE" -p $'a\nb/x.pid' sleep 1
+	echo "said: $stderr"
+	is_one_line "$stderr"
+	[[ $stderr == *'a\nb/x.pid'* ]]
+	[ -z "$(tagged_procs)" ]
+}
+
+@test "a command with a newline in its name is reported on one line" {
+	run -127 --separate-stderr "$DAEMONIZE" $'no\nsuch'
+	echo "said: $stderr"
+	is_one_line "$stderr"
+	[[ $stderr == *'no\nsuch'* ]]
+}
+
+@test "--status, --stop and --signal with an empty pidfile name exit 2 with one line" {
+	for mode in --status --stop --signal=TERM; do
+		run --separate-stderr "$DAEMONIZE" "$mode" -p ''
+		echo "$mode: exit $status, said: $output$stderr"
+		[ "$status" -eq 2 ]
+		is_one_line "$stderr"
+	done
+}
