@@ -107,6 +107,16 @@ find_groups(struct creds *c)
 	return 0;
 }
 
+void
+creds_free(struct creds *c)
+{
+	free(c->groups);
+	free(c->name);
+	free(c->home);
+	free(c->shell);
+	*c = (struct creds){ .groups = NULL };
+}
+
 /*
  * HOME, USER, LOGNAME and SHELL from the password entry, as login(1) sets
  * them; XDG_RUNTIME_DIR belongs to the caller's login session, not the

@@ -88,13 +88,17 @@ launch(const struct options *o)
 	struct launch l = { .o = o, .sigfd = -1, .report = { -1, -1 },
 	    .dirfd = -1, .ready = { -1, -1, false } };
 
-	if (prepare(&l) == -1)
-		return -1;
-	if (o->foreground)
-		return run_foreground(&l);
-	if (start_daemon(&l) == -1)
-		return -1;
-	return o->wait != 0 ? await_ready(&l) : 0;
+	int r;
+
+	r = prepare(&l);
+	if (r == 0 && o->foreground)
+		r = run_foreground(&l);
+	else if (r == 0)
+		r = start_daemon(&l);
+	if (r == 0 && o->wait != 0)
+		r = await_ready(&l);
+	creds_free(&l.creds);
+	return r;
 }
 
 /* Everything that can be checked or done before the fork. */

@@ -31,9 +31,12 @@ main(int argc, char *argv[])
 	struct options o;
 	int r;
 
-	if (refuse_setid() == -1 || options_parse(&o, argc, argv) == -1)
+	if (refuse_setid() == -1)
 		return fail_report();
-	r = run(&o);
+	r = options_parse(&o, argc, argv);
+	if (r == 0)
+		r = run(&o);
+	options_free(&o);
 	if (r == -1)
 		return fail_report();
 	if (fflush(stdout) == EOF && r == EXIT_OK) {

@@ -262,6 +262,14 @@ match_long(const char *name, size_t len, const struct option **found)
 	return n;
 }
 
+void
+options_free(struct options *o)
+{
+	free(o->env);
+	o->env = NULL;
+	o->nenv = 0;
+}
+
 /* Checks that the options fit together, and the command if one is due. */
 static int
 check_mode(struct options *o)

@@ -43,5 +43,6 @@ struct options {
 extern const char usage_text[];
 
 int options_parse(struct options *o, int argc, char *argv[]);
+void options_free(struct options *o);
 
 #endif
