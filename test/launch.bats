@@ -239,3 +239,13 @@ check_no_fd_leaks() {
 	[[ $stderr == *"daemonize: exec $(command -v sleep)"* ]]
 	[ ! -s out ]
 }
+
+# The reader opens the FIFO read-write, so it never waits for a writer.
+@test "-o naming a FIFO with a reader sends the output to it" {
+	mkfifo fifo
+	cat <>fifo >got &
+	reader=$!
+	wait_until 5 "[ \"\$(readlink /proc/$reader/fd/0)\" = '$BATS_TEST_TMPDIR/fifo' ]"
+	run -0 "$DAEMONIZE" -p "$PF" -o fifo echo through-the-fifo
+	wait_until 5 'grep -qx through-the-fifo got'
+}
