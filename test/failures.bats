@@ -127,3 +127,68 @@ load helpers
 	[ "$stderr" = "daemonize: execute ./script: interpreter not found" ]
 	[ ! -s err ]
 }
+
+# A script without #! fails to execute (ENOEXEC) after the daemon has
+# changed directory: a relative pidfile must still name the launcher's file.
+@test "a failure after -c removes the relative pidfile, not its namesake in -c's directory" {
+	mkdir run victim
+	echo 99999 >victim/app.pid
+	printf 'echo no interpreter line\n' >run/script
+	chmod +x run/script
+	cd run
+	run -126 --separate-stderr "$DAEMONIZE" -c ../victim -p app.pid ./script
+	assert_one_line "$stderr"
+	[ "$(cat ../victim/app.pid)" = 99999 ]
+	[ ! -e app.pid ]
+	PF="$BATS_TEST_TMPDIR/run/app.pid"
+	assert_nothing_left
+}
+
+# The pidfile's directory is root's: the daemon, once nobody, cannot unlink.
+@test "a failure after switching user still removes the pidfile" {
+	require_root
+	dir=$(public_dir)
+	mkdir -m 0755 "$dir/run"
+	PF="$dir/run/app.pid"
+	printf 'echo no interpreter line\n' >"$dir/script"
+	chmod 0755 "$dir/script"
+	run -126 --separate-stderr "$DAEMONIZE" -u nobody -p "$PF" "$dir/script"
+	assert_one_line "$stderr"
+	assert_nothing_left
+}
+
+# -w cannot bound a daemon blocked for ever opening a FIFO nobody reads.
+# Output to files, not to a pipe of bats, which a blocked daemon would hold.
+check_unread_fifo() {
+	local rc=0
+	mkfifo fifo
+	timeout 5 "$DAEMONIZE" -p "$PF" "$1" "$BATS_TEST_TMPDIR/fifo" \
+		sleep 1000 >out 2>err || rc=$?
+	[ "$rc" -eq 125 ]
+	assert_one_line "$(cat err)"
+	grep -qF "$BATS_TEST_TMPDIR/fifo" err
+	assert_nothing_left
+}
+
+@test "-o naming a FIFO nobody reads exits 125 at once, naming the FIFO" {
+	check_unread_fifo -o
+}
+
+@test "-e naming a FIFO nobody reads exits 125 at once, naming the FIFO" {
+	check_unread_fifo -e
+}
+
+# glibc's daemon(3) checks that /dev/null is the null character device.
+@test "a file bound over /dev/null is refused: exit 125, the file untouched" {
+	require_mount_namespace
+	touch bound
+	run --separate-stderr unshare --mount sh -c \
+		'mount --bind "$1" /dev/null && exec "$2" -p "$3" sh -c "$4"' \
+		sh "$BATS_TEST_TMPDIR/bound" "$DAEMONIZE" "$PF" \
+		'echo leak; echo leak >&2; exec sleep 1000'
+	[ "$status" -eq 125 ]
+	assert_one_line "$stderr"
+	[[ $stderr == */dev/null* ]]
+	[ ! -s bound ]
+	assert_nothing_left
+}

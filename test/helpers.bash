@@ -227,3 +227,55 @@ wait_in_syscall() {
 		return 1
 	}
 }
+
+# --- launch-side helpers ---
+
+# Skips unless this test may bind-mount in a mount namespace of its own.
+require_mount_namespace() {
+	require_root
+	unshare --mount mount --bind /dev/null /dev/null 2>/dev/null ||
+		skip "cannot create a mount namespace here"
+}
+
+# TEXT is one line, not empty: what a failure prints.
+assert_one_line() {
+	if [ -z "$1" ] || [[ $1 == *$'\n'* ]]; then
+		printf 'not one line: %q\n' "$1" >&2
+		return 1
+	fi
+}
+
+# FILE holds one line of printable characters and its newline, nothing more.
+assert_one_clean_line() {
+	local lines others
+	lines=$(wc -l <"$1")
+	others=$(LC_ALL=C tr -d '[:print:]\n' <"$1" | wc -c)
+	if [ "$lines" -ne 1 ] || [ "$others" -ne 0 ] ||
+		[ "$(tail -c 1 "$1" | od -An -tx1)" != " 0a" ]; then
+		echo "not one clean line:" >&2
+		od -c "$1" >&2
+		return 1
+	fi
+}
+
+# As assert_nothing_left, after giving each PID up to 2 s to be gone: a
+# killed process takes a moment to exit.  (Scanning /proc at each poll
+# would take far longer than the deadline.)
+assert_gone_then_nothing_left() {
+	local pid
+	for pid; do
+		if ! wait_until 2 "! is_alive $pid"; then
+			echo "left running: $pid" >&2
+			return 1
+		fi
+	done
+	assert_nothing_left
+}
+
+# True if signal SIG (a number) is pending for PID, or PID is gone.
+signal_pending_or_gone() {
+	local pending
+	is_alive "$1" || return 0
+	pending=$(status_field "$1" ShdPnd) || return 0
+	(((0x$pending >> ($2 - 1)) & 1))
+}

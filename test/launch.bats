@@ -96,11 +96,11 @@ check_no_fd_leaks() {
 }
 
 @test "the /proc/self/fd fallback closes inherited descriptors" {
-	check_no_fd_leaks "$BATS_TEST_DIRNAME/../daemonize-close-proc"
+	check_no_fd_leaks "${DAEMONIZE%/*}/daemonize-close-proc"
 }
 
 @test "the loop fallback closes inherited descriptors" {
-	check_no_fd_leaks "$BATS_TEST_DIRNAME/../daemonize-close-loop"
+	check_no_fd_leaks "${DAEMONIZE%/*}/daemonize-close-loop"
 }
 
 @test "no signal is ignored or blocked when the launcher had some" {
@@ -238,4 +238,14 @@ check_no_fd_leaks() {
 	[[ $stderr == *"daemonize: pidfile $PF written"* ]]
 	[[ $stderr == *"daemonize: exec $(command -v sleep)"* ]]
 	[ ! -s out ]
+}
+
+# The reader opens the FIFO read-write, so it never waits for a writer.
+@test "-o naming a FIFO with a reader sends the output to it" {
+	mkfifo fifo
+	cat <>fifo >got &
+	reader=$!
+	wait_until 5 "[ \"\$(readlink /proc/$reader/fd/0)\" = '$BATS_TEST_TMPDIR/fifo' ]"
+	run -0 "$DAEMONIZE" -p "$PF" -o fifo echo through-the-fifo
+	wait_until 5 'grep -qx through-the-fifo got'
 }

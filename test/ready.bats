@@ -48,7 +48,7 @@ now_ms() {
 
 @test "-w without pidfds still returns at once for a daemon that exits first" {
 	start=$(now_ms)
-	run -3 "$BATS_TEST_DIRNAME/../daemonize-no-pidfd" -w30 -p "$PF" sh -c 'exit 3'
+	run -3 "${DAEMONIZE%/*}/daemonize-no-pidfd" -w30 -p "$PF" sh -c 'exit 3'
 	(($(now_ms) - start < 3000))
 	assert_nothing_left
 }
@@ -94,7 +94,7 @@ assert_interrupt_stops_daemon() {
 # before exec: the launcher is still waiting for the status pipe.
 @test "a launcher killed before the daemon has exec'd stops it too" {
 	DAEMONIZE_TEST_PAUSE=daemon-locked \
-		"$BATS_TEST_DIRNAME/../daemonize-hooks" -w30 -p "$PF" sleep 1000 &
+		"$(build_of daemonize-hooks)" -w30 -p "$PF" sleep 1000 &
 	launcher=$!
 	wait_until 5 '[ -s "$PF" ] && [ "$(proc_state "$(pid_in "$PF")")" = T ]'
 	assert_interrupt_stops_daemon
@@ -145,4 +145,94 @@ assert_interrupt_stops_daemon() {
 
 @test "-w does not go with -f" {
 	run -2 "$DAEMONIZE" -f -w sleep 1
+}
+
+# The launcher had /dev/null on fd 3 for the daemon's standard streams.
+@test "--ready-fd 3: output on standard output is not readiness" {
+	run -124 "$DAEMONIZE" -w1 --ready-fd 3 -p "$PF" sh -c \
+		'echo out; exec sleep 1000'
+	assert_nothing_left
+}
+
+# Each daemon writes to standard output, says so in a file, and writes the
+# newline on fd N only once the test creates its go file.
+@test "--ready-fd 3, 4 or 5 with -p and -l: ready on fd N only, stdout /dev/null" {
+	for n in 3 4 5; do
+		PF="$BATS_TEST_TMPDIR/$n.pid"
+		"$DAEMONIZE" -w10 --ready-fd "$n" -p "$PF" -l "$BATS_TEST_TMPDIR/$n.lock" \
+			sh -c 'echo out; : >"$0.wrote"
+				while [ ! -e "$0.go" ]; do sleep 0.01; done
+				echo >&'"$n"'; exec sleep 1000' "$BATS_TEST_TMPDIR/$n" &
+		launcher=$!
+		wait_until 5 "[ -e '$BATS_TEST_TMPDIR/$n.wrote' ]"
+		is_alive "$launcher"
+		: >"$BATS_TEST_TMPDIR/$n.go"
+		wait "$launcher"
+		pid=$(pid_in "$PF")
+		[ "$(readlink "/proc/$pid/fd/1")" = /dev/null ]
+		run -0 "$DAEMONIZE" --status -p "$PF"
+	done
+}
+
+# The daemon's children must not outlive a start that failed.  The daemon
+# writes the PID of its child to the file "child".
+@test "-w: a timeout stops the daemon's children too" {
+	run -124 "$DAEMONIZE" -w1 -p "$PF" sh -c \
+		'sleep 302 & echo $! >"$0"; exec sleep 303' "$BATS_TEST_TMPDIR/child"
+	assert_gone_then_nothing_left "$(cat child)"
+}
+
+@test "-w: a timeout stops a child that left the daemon's session" {
+	run -124 "$DAEMONIZE" -w1 -p "$PF" sh -c \
+		'setsid sleep 302 & echo $! >"$0"; exec sleep 303' "$BATS_TEST_TMPDIR/child"
+	assert_gone_then_nothing_left "$(cat child)"
+}
+
+@test "-w: a daemon that exits before it is ready leaves no child behind" {
+	run -3 "$DAEMONIZE" -w30 -p "$PF" sh -c \
+		'sleep 302 & echo $! >"$0"; exit 3' "$BATS_TEST_TMPDIR/child"
+	assert_gone_then_nothing_left "$(cat child)"
+}
+
+@test "-w: an interrupted launcher stops the daemon's children too" {
+	"$DAEMONIZE" -w30 -p "$PF" sh -c \
+		'sleep 302 & echo $! >"$0"; exec sleep 303' "$BATS_TEST_TMPDIR/child" &
+	launcher=$!
+	wait_until 5 '[ -s child ] && [ -s "$PF" ]'
+	wait_exec "$(pid_in "$PF")" sleep
+	kill -TERM "$launcher"
+	rc=0
+	wait "$launcher" || rc=$?
+	[ "$rc" -eq 143 ]
+	assert_gone_then_nothing_left "$(cat child)"
+}
+
+# strace delays the middle process's return from fork, so the daemon's
+# failure reaches the status pipe before the middle process reports the
+# daemon's PID.  The failure is one only the daemon can meet: executing a
+# script without #! (ENOEXEC).  Standard error goes to a file: it may hold
+# any byte.
+check_failure_before_pid() {
+	local rc=0
+	mkdir -p "$1"
+	printf 'echo no interpreter line\n' >"$1/script"
+	chmod +x "$1/script"
+	strace -f -o /dev/null -e trace=clone,clone3 \
+		-e inject=clone,clone3:delay_exit=300000 -- \
+		"$DAEMONIZE" -w10 -p "$PF" "$1/script" 2>err || rc=$?
+	[ "$rc" -eq 126 ]
+	assert_one_clean_line err
+	assert_nothing_left
+}
+
+@test "-w: a failure that comes before the daemon's PID is one clean line" {
+	require_strace
+	check_failure_before_pid "$BATS_TEST_TMPDIR/bin"
+}
+
+# The message fills the launcher's buffer of 1024 bytes.
+@test "-w: a failure of 1000 bytes that comes before the daemon's PID is one clean line" {
+	require_strace
+	name=$(printf '%0200d' 0)
+	check_failure_before_pid "$BATS_TEST_TMPDIR/$name/$name/$name/$name/$name"
 }

@@ -82,3 +82,80 @@ load helpers
 	[ ! -e "$dir/d.pid" ]
 	[ -z "$(tagged_procs)" ]
 }
+
+# $dir/nobody: a directory nobody owns, not world-writable, so that
+# fs.protected_symlinks does not stop a link in it from being followed.
+make_nobody_dir() {
+	dir=$(public_dir)
+	mkdir -m 0755 "$dir/nobody"
+	chown nobody: "$dir/nobody"
+}
+
+# A 0600 file of root's, and a link to it planted by nobody in its directory.
+plant_link_to_root_file() {
+	make_nobody_dir
+	printf 'secret\n' >"$dir/rootfile"
+	chmod 0600 "$dir/rootfile"
+	as_nobody ln -s "$dir/rootfile" "$dir/nobody/link"
+}
+
+# Debian's daemonize switches user before it opens the output files.
+check_planted_link() {
+	require_root
+	plant_link_to_root_file
+	PF="$dir/d.pid"
+	run --separate-stderr "$DAEMONIZE" -u nobody "$1" "$dir/nobody/link" \
+		-p "$PF" sleep 1000
+	[ "$(cat "$dir/rootfile")" = secret ]
+	[ "$(stat -c %a:%U "$dir/rootfile")" = 600:root ]
+	[ "$status" -eq 125 ]
+	assert_one_line "$stderr"
+	assert_nothing_left
+}
+
+@test "-u: -o does not follow the user's link to truncate a root file" {
+	check_planted_link -o
+}
+
+@test "-u: -e does not follow the user's link to truncate a root file" {
+	check_planted_link -e
+}
+
+# The name service is read by the launcher alone: the daemon, which holds
+# the pidfile's lock, never opens its files.  The trace is complete up to
+# the daemon's execve once that line is in it.
+@test "-u: the daemon never reads the user and group databases" {
+	require_root
+	require_strace
+	sleep=$(readlink -f "$(command -v sleep)")
+	strace -f -o trace -e trace=open,openat,execve -- \
+		"$DAEMONIZE" -u nobody -p "$PF" "$sleep" 1000 &
+	wait_until 5 '[ -s "$PF" ]'
+	pid=$(pid_in "$PF")
+	wait_until 5 "grep -q '^$pid execve(\"$sleep\"' trace"
+	run ! grep -E "^$pid .*(/etc/passwd|/etc/group|/etc/nsswitch.conf|libnss_)" trace
+}
+
+# A user with supplementary groups if the system has one, else nobody.
+@test "-u: the daemon has the groups id -G lists for the user" {
+	require_root
+	user=$(getent group | awk -F: '$4 != "" { split($4, m, ","); print m[1]; exit }')
+	id "$user" >/dev/null 2>&1 || user=nobody
+	"$DAEMONIZE" -u "$user" -p "$PF" sleep 1000
+	got=$(status_field "$(pid_in "$PF")" Groups | tr ' ' '\n' | sort -n | paste -sd ' ')
+	[ "$got" = "$(id -G "$user" | tr ' ' '\n' | sort -n | paste -sd ' ')" ]
+}
+
+@test "-u sets SHELL to the user's login shell" {
+	require_root
+	SHELL=/bin/bash "$DAEMONIZE" -u nobody -p "$PF" sleep 1000
+	tr '\0' '\n' <"/proc/$(pid_in "$PF")/environ" |
+		grep -qx "SHELL=$(getent passwd nobody | cut -d: -f7)"
+}
+
+@test "-u drops the launcher's XDG_RUNTIME_DIR" {
+	require_root
+	XDG_RUNTIME_DIR=/run/user/0 "$DAEMONIZE" -u nobody -p "$PF" sleep 1000
+	env=$(tr '\0' '\n' <"/proc/$(pid_in "$PF")/environ")
+	run ! grep -q '^XDG_RUNTIME_DIR=' <<<"$env"
+}
