@@ -3,6 +3,13 @@
 
 DAEMONIZE=${DAEMONIZE:-"$BATS_TEST_DIRNAME/../daemonize"}
 
+# The builds forced onto a fallback (make's TESTBINS: daemonize-no-pidfd,
+# daemonize-close-proc, daemonize-close-loop) sit next to $DAEMONIZE, so
+# that each suite (gcc, clang, static, coverage) runs its own.
+testbin() {
+	printf '%s/%s\n' "$(dirname "$DAEMONIZE")" "$1"
+}
+
 # Each test runs in its own directory, and tags every process it starts
 # through the environment, so teardown can find them in /proc by PID.
 setup() {

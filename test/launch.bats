@@ -96,11 +96,11 @@ check_no_fd_leaks() {
 }
 
 @test "the /proc/self/fd fallback closes inherited descriptors" {
-	check_no_fd_leaks "$BATS_TEST_DIRNAME/../daemonize-close-proc"
+	check_no_fd_leaks "$(testbin daemonize-close-proc)"
 }
 
 @test "the loop fallback closes inherited descriptors" {
-	check_no_fd_leaks "$BATS_TEST_DIRNAME/../daemonize-close-loop"
+	check_no_fd_leaks "$(testbin daemonize-close-loop)"
 }
 
 @test "no signal is ignored or blocked when the launcher had some" {

@@ -48,7 +48,7 @@ now_ms() {
 
 @test "-w without pidfds still returns at once for a daemon that exits first" {
 	start=$(now_ms)
-	run -3 "$BATS_TEST_DIRNAME/../daemonize-no-pidfd" -w30 -p "$PF" sh -c 'exit 3'
+	run -3 "$(testbin daemonize-no-pidfd)" -w30 -p "$PF" sh -c 'exit 3'
 	(($(now_ms) - start < 3000))
 	assert_nothing_left
 }

@@ -88,7 +88,7 @@ load helpers
 @test "--stop without pidfds, as on old kernels, escalates to SIGKILL too" {
 	"$DAEMONIZE" -p "$PF" sh -c 'trap "" TERM; while :; do sleep 1; done'
 	pid=$(pid_in "$PF")
-	run -0 "$BATS_TEST_DIRNAME/../daemonize-no-pidfd" --stop --timeout 1 -p "$PF"
+	run -0 "$(testbin daemonize-no-pidfd)" --stop --timeout 1 -p "$PF"
 	run ! is_alive "$pid"
 	[ ! -e "$PF" ]
 }
