@@ -73,7 +73,7 @@ setup() {
 # Verified with this build and the test daemon in place of the installed
 # paths, which systemd-analyze checks for.
 @test "the systemd units pass systemd-analyze verify" {
-	command -v systemd-analyze >/dev/null || skip "systemd-analyze is not installed"
+	require_command systemd-analyze
 	bin=$(readlink -f "$DAEMONIZE")
 	for unit in "$BATS_TEST_DIRNAME"/../examples/systemd/*.service; do
 		sed -e "s|/usr/local/bin/daemonize|$bin|g" \
