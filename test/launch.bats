@@ -6,7 +6,8 @@ load helpers
 
 @test "launcher exits 0 and the daemon runs the command" {
 	run -0 --separate-stderr "$DAEMONIZE" -p "$PF" sleep 1000
-	[ -z "$output" ] && [ -z "$stderr" ]
+	[ -z "$output" ]
+	[ -z "$stderr" ]
 	pid=$(pid_in "$PF")
 	is_alive "$pid"
 	[ "$(cmdline_of "$pid")" = "sleep 1000 " ]
@@ -80,9 +81,13 @@ check_no_fd_leaks() {
 	kill "$control"
 	"$1" -p "$PF" sleep 1000 5</dev/null 9</dev/null 1500</dev/null
 	pid=$(pid_in "$PF")
-	read -r _ _ _ lockfd <<<"$(open_fds "$pid")"
-	[ "$(open_fds "$pid")" = "0 1 2 $lockfd" ]
-	[ "$(readlink "/proc/$pid/fd/$lockfd")" = "$PF" ]
+	read -ra fds <<<"$(open_fds "$pid")"
+	[ "${#fds[@]}" -eq 4 ] || {
+		echo "open descriptors: ${fds[*]}" >&2
+		false
+	}
+	[ "${fds[*]:0:3}" = "0 1 2" ]
+	[ "$(readlink "/proc/$pid/fd/${fds[3]}")" = "$PF" ]
 }
 
 @test "only 0-2 and the pidfile stay open when the launcher had 5, 9 and 1500" {
