@@ -140,6 +140,12 @@ in_new_pid_namespace() {
 	unshare --pid --fork --mount-proc "$@"
 }
 
+# Runs strace with ARGS.  LeakSanitizer cannot work under ptrace: in the
+# ASan build (make sanitize) it would abort a traced daemonize at exit.
+under_strace() {
+	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace "$@"
+}
+
 # Blocks SIGUSR1 and SIGTERM and ignores SIGHUP and SIGPIPE, then runs CMD,
 # as a careless caller (a script, a supervisor) might.
 with_signals_disturbed() {

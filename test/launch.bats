@@ -21,14 +21,25 @@ load helpers
 	[ "$sid" != "$(stat_field "$BASHPID" 6)" ]
 }
 
+# strace holds the launcher for 2 s as it enters exit_group: the middle
+# process (the daemon's session ID) must be gone by then, reaped, since
+# only the launcher, its parent, can reap it; and the daemon must not be
+# the launcher's child.  Measured while the launcher is still there.
 @test "the middle process has exited and been reaped by the launcher" {
-	"$DAEMONIZE" -p "$PF" sleep 1000 &
-	launcher=$!
-	wait "$launcher"
+	require_command strace
+	under_strace -o trace -e trace=exit_group \
+		-e inject=exit_group:delay_enter=2000000 \
+		sh -c 'echo $$ >launcher; exec "$@"' sh "$DAEMONIZE" -p "$PF" sleep 1000 &
+	tracer=$!
+	wait_until 5 'grep -qs "^exit_group(" trace'
+	launcher=$(cat launcher)
 	pid=$(pid_in "$PF")
 	sid=$(stat_field "$pid" 6)
+	[ "$sid" != "$pid" ]
 	[ ! -e "/proc/$sid" ]
 	[ "$(stat_field "$pid" 4)" != "$launcher" ]
+	[ "$(proc_state "$launcher")" = t ]	# still held: the checks count
+	wait "$tracer"				# and it exits 0
 }
 
 # Measured inside the terminal's session: once it ends, the kernel takes
