@@ -88,6 +88,60 @@ sanitize: daemonize-san $(TESTBINS)
 	ASAN_OPTIONS=abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1 \
 	    DAEMONIZE="$$PWD/daemonize-san" BATS_TEST_TIMEOUT=60 bats test/
 
+# daemonize and its TESTBINS again, all in the target's directory, for the
+# suites against other builds: the tests look for the TESTBINS next to
+# $DAEMONIZE.  The shell variables cc and flags give the compiler and the
+# flags put after CFLAGS; the -D of each TESTBIN is the one its rule has.
+BUILD_IN_DIR = mkdir -p $(@D) && for bin in daemonize $(TESTBINS); do \
+	case $$bin in \
+	*-close-proc) d=-DCLOSE_FDS_FALLBACK=1 ;; \
+	*-close-loop) d=-DCLOSE_FDS_FALLBACK=2 ;; \
+	*-no-pidfd) d=-DNO_PIDFD=1 ;; \
+	*-hooks) d=-DTEST_HOOKS=1 ;; \
+	*) d= ;; \
+	esac; \
+	$$cc $(WARNINGS) $(DEFS) $$d $(CPPFLAGS) $(CFLAGS) $$flags $(LINK) \
+	    $(LDFLAGS) -o $(@D)/$$bin $(SRC) || exit 1; \
+	done
+
+CLANG = clang
+
+build/clang/daemonize: $(SRC) $(HDR)
+	cc=$(CLANG) flags=; $(BUILD_IN_DIR)
+
+build/static/daemonize: $(SRC) $(HDR)
+	cc=$$(command -v musl-gcc || echo $(CC)) flags=-static; $(BUILD_IN_DIR)
+
+# The whole suite against a clang build, and against a static one (musl
+# where musl-gcc is installed).
+check-clang: build/clang/daemonize
+	DAEMONIZE="$$PWD/build/clang/daemonize" BATS_TEST_TIMEOUT=60 bats test/
+
+check-static: build/static/daemonize
+	DAEMONIZE="$$PWD/build/static/daemonize" BATS_TEST_TIMEOUT=60 bats test/
+
+# Line coverage of the whole suite, per C file.  Each build leaves its
+# notes and counts in cov/, named after it (cov/daemonize-no-pidfd-ready.gcda),
+# and every process adds its counts to them, under a lock, when it calls
+# exit().  A process that leaves by _exit() or exec writes none, so lines
+# run only in the middle process, or in the daemon before it execs the
+# command or fails (by _exit, through the status pipe), or in a -f
+# launcher that execs, show as never run: a failure found in the daemon,
+# such as 'already running', counts only where the launcher runs it too.
+# (Under -std=gnu11 gcc would route execv through __gcov_execv, which
+# writes the counts first, but that counts every execv as returning.)
+cov/daemonize: $(SRC) $(HDR)
+	cc=$(CC) flags='--coverage -O0 -g'; $(BUILD_IN_DIR)
+
+# Some tests run daemonize as nobody: each build first writes its counts
+# as root, under umask 0, into files that anyone may then add to.
+coverage: cov/daemonize
+	rm -f cov/*.gcda
+	umask 0; for bin in daemonize $(TESTBINS); do \
+	    cov/$$bin -V >/dev/null || exit 1; done
+	rc=0; DAEMONIZE="$$PWD/cov/daemonize" BATS_TEST_TIMEOUT=60 bats test/ || \
+	    rc=$$?; gcovr -r . --object-directory cov --txt; exit $$rc
+
 lint:
 	mandoc -Tlint -W warning daemonize.1
 	shellcheck -S warning .ci/run test/helpers.bash bench/run.sh \
@@ -108,5 +162,7 @@ uninstall:
 clean:
 	rm -f daemonize daemonize-san daemonize-static $(TESTBINS) \
 	    bench/floor bench/floor-static bench/timer
+	rm -rf build cov
 
-.PHONY: all static bench check sanitize lint install uninstall clean
+.PHONY: all static bench check sanitize check-clang check-static coverage \
+	lint install uninstall clean

@@ -3,6 +3,13 @@
 
 DAEMONIZE=${DAEMONIZE:-"$BATS_TEST_DIRNAME/../daemonize"}
 
+# The builds forced onto a fallback (make's TESTBINS: daemonize-no-pidfd,
+# daemonize-close-proc, daemonize-close-loop) sit next to $DAEMONIZE, so
+# that each suite (gcc, clang, static, coverage) runs its own.
+testbin() {
+	printf '%s/%s\n' "$(dirname "$DAEMONIZE")" "$1"
+}
+
 # Each test runs in its own directory, and tags every process it starts
 # through the environment, so teardown can find them in /proc by PID.
 setup() {
@@ -100,21 +107,43 @@ wait_exec() {
 	wait_until 5 "[ \"\$(readlink /proc/$1/exe)\" = '$exe' ]"
 }
 
+# Skips the test for want of what REASON names; but CI runs as root and
+# must run every test, so there (CI=true, root) it fails the test instead.
+# Without root, root-only tests still skip, in CI too.
+skip_unless_ci() {
+	if [ "${CI:-}" = true ] && [ "$(id -u)" -eq 0 ]; then
+		echo "CI=true as root: this test must run, but $1" >&2
+		return 1
+	fi
+	skip "$1"
+}
+
 require_root() {
 	[ "$(id -u)" -eq 0 ] || skip "needs root"
+}
+
+# Skips unless COMMAND is installed (fails instead in CI as root).
+require_command() {
+	command -v "$1" >/dev/null || skip_unless_ci "$1 is not installed"
 }
 
 # Skips unless this test may run a command in a new PID namespace.
 require_pid_namespace() {
 	require_root
 	unshare --pid --fork --mount-proc true 2>/dev/null ||
-		skip "cannot create a PID namespace here"
+		skip_unless_ci "cannot create a PID namespace here"
 }
 
 # Runs CMD in a new PID namespace: a process outside it has no PID there,
 # and F_GETLK reports such a lock holder as PID 0.
 in_new_pid_namespace() {
 	unshare --pid --fork --mount-proc "$@"
+}
+
+# Runs strace with ARGS.  LeakSanitizer cannot work under ptrace: in the
+# ASan build (make sanitize) it would abort a traced daemonize at exit.
+under_strace() {
+	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace "$@"
 }
 
 # Blocks SIGUSR1 and SIGTERM and ignores SIGHUP and SIGPIPE, then runs CMD,
@@ -180,12 +209,6 @@ assert_nothing_left() {
 }
 
 # --- control-side helpers ---
-
-# The path of another build of daemonize (daemonize-no-pidfd,
-# daemonize-static...), made next to the one under test.
-build_of() {
-	printf '%s/%s\n' "$(dirname "$DAEMONIZE")" "$1"
-}
 
 # True if TEXT is exactly one non-empty line (`run` strips the last newline).
 is_one_line() {

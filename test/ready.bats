@@ -48,7 +48,7 @@ now_ms() {
 
 @test "-w without pidfds still returns at once for a daemon that exits first" {
 	start=$(now_ms)
-	run -3 "${DAEMONIZE%/*}/daemonize-no-pidfd" -w30 -p "$PF" sh -c 'exit 3'
+	run -3 "$(testbin daemonize-no-pidfd)" -w30 -p "$PF" sh -c 'exit 3'
 	(($(now_ms) - start < 3000))
 	assert_nothing_left
 }
@@ -94,7 +94,7 @@ assert_interrupt_stops_daemon() {
 # before exec: the launcher is still waiting for the status pipe.
 @test "a launcher killed before the daemon has exec'd stops it too" {
 	DAEMONIZE_TEST_PAUSE=daemon-locked \
-		"$(build_of daemonize-hooks)" -w30 -p "$PF" sleep 1000 &
+		"$(testbin daemonize-hooks)" -w30 -p "$PF" sleep 1000 &
 	launcher=$!
 	wait_until 5 '[ -s "$PF" ] && [ "$(proc_state "$(pid_in "$PF")")" = T ]'
 	assert_interrupt_stops_daemon

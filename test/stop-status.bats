@@ -88,7 +88,7 @@ load helpers
 @test "--stop without pidfds, as on old kernels, escalates to SIGKILL too" {
 	"$DAEMONIZE" -p "$PF" sh -c 'trap "" TERM; while :; do sleep 1; done'
 	pid=$(pid_in "$PF")
-	run -0 "$(build_of daemonize-no-pidfd)" --stop --timeout 1 -p "$PF"
+	run -0 "$(testbin daemonize-no-pidfd)" --stop --timeout 1 -p "$PF"
 	run ! is_alive "$pid"
 	[ ! -e "$PF" ]
 }
@@ -172,9 +172,11 @@ load helpers
 }
 
 @test "--signal takes names with or without SIG, and numbers" {
-	for sig in hup SIGHUP 1 USR1; do
-		"$DAEMONIZE" -p "$PF" sh -c 'trap : HUP USR1; while :; do sleep 0.1; done'
-		run -0 "$DAEMONIZE" --signal "$sig" -p "$PF"
+	for sig in hup:HUP SIGHUP:HUP 1:HUP USR1:USR1; do
+		"$DAEMONIZE" -o out -p "$PF" sh -c \
+			'trap "echo HUP" HUP; trap "echo USR1" USR1; while :; do sleep 0.1; done'
+		run -0 "$DAEMONIZE" --signal "${sig%:*}" -p "$PF"
+		wait_until 5 '[ "$(cat out)" = "${sig#*:}" ]'
 		"$DAEMONIZE" --stop -q -p "$PF"
 	done
 	run -2 "$DAEMONIZE" --signal NOPE -p "$PF"

@@ -130,12 +130,6 @@ missing_last_argument() {
 	missing_last_argument "$DAEMONIZE"
 }
 
-@test "the static build, too, exits 2 for an option missing its argument at the end" {
-	static=$(build_of daemonize-static)
-	[ -x "$static" ] || skip "no daemonize-static built"
-	missing_last_argument "$static"
-}
-
 @test "a long option given an argument it takes none of exits 2 with one line" {
 	for opt in append verbose foreground stop; do
 		run --separate-stderr "$DAEMONIZE" "--$opt=1" sleep 1
