@@ -27,25 +27,43 @@ teardown() {
 # Kills, by PID, every process whose environment carries this test's tag:
 # the daemons it started, whether or not they wrote a pidfile.
 kill_test_processes() {
-	local d
-	for d in /proc/[0-9]*; do
-		[ "${d#/proc/}" = "$BASHPID" ] && continue
-		tagged "${d#/proc/}" && kill -KILL "${d#/proc/}" 2>/dev/null
+	local pid
+	for pid in $(tagged_pids); do
+		[ "$pid" = "$BASHPID" ] && continue
+		kill -KILL "$pid" 2>/dev/null
 	done
 	return 0
 }
 
+# The PIDs whose environment carries this test's tag, one a line: one grep
+# over every environ in /proc (a program per process would take seconds),
+# run without the tag itself.  A shell's export does not change its own
+# /proc/PID/environ, so neither the test's shell nor a subshell is listed.
+tagged_pids() {
+	local f
+	env -u DAEMONIZE_TEST_TAG grep -lzsxF \
+		"DAEMONIZE_TEST_TAG=$BATS_TEST_TMPDIR" /proc/[0-9]*/environ |
+		while read -r f; do
+			f=${f#/proc/}
+			printf '%s\n' "${f%/environ}"
+		done
+}
+
 # True if PID carries this test's tag in the environment it was started with.
 tagged() {
-	local env
-	env=$(tr '\0' '\n' 2>/dev/null <"/proc/$1/environ") || return 1
-	[[ $'\n'$env$'\n' == *$'\n'"DAEMONIZE_TEST_TAG=$BATS_TEST_TMPDIR"$'\n'* ]]
+	local -a env
+	local e
+	{ mapfile -d '' -t env <"/proc/$1/environ"; } 2>/dev/null || return 1
+	for e in "${env[@]}"; do
+		[ "$e" = "DAEMONIZE_TEST_TAG=$BATS_TEST_TMPDIR" ] && return 0
+	done
+	return 1
 }
 
 # The process state letter of PID (R, S, Z, ...), empty when gone.
 proc_state() {
 	local stat
-	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+	{ read -r stat <"/proc/$1/stat"; } 2>/dev/null || return 0
 	stat=${stat##*) }
 	printf '%s\n' "${stat%% *}"
 }
@@ -92,12 +110,11 @@ pid_in() {
 # Polls until the shell condition COND holds, or SECS pass and it fails:
 # wait_until 2 '[ -s out ]'.  COND is evaluated anew each time.
 wait_until() {
-	local secs=$1 i
-	for ((i = 0; i < secs * 50; i++)); do
-		eval "$2" && return 0
+	local deadline=$((${EPOCHREALTIME/[.,]/} + $1 * 1000000))
+	until eval "$2"; do
+		((${EPOCHREALTIME/[.,]/} < deadline)) || return 1
 		sleep 0.02
 	done
-	eval "$2"
 }
 
 # Waits until PID runs the program COMMAND names in PATH.
@@ -184,12 +201,13 @@ as_nobody() {
 	fi
 }
 
-# Live processes carrying this test's tag, one PID per line.
+# Live processes carrying this test's tag, one PID per line.  A program
+# reading this through a pipe carries the tag too, and is listed: read it
+# into a variable first.
 tagged_procs() {
-	local d
-	for d in /proc/[0-9]*; do
-		tagged "${d#/proc/}" && is_alive "${d#/proc/}" &&
-			printf '%s\n' "${d#/proc/}"
+	local pid
+	for pid in $(tagged_pids); do
+		is_alive "$pid" && printf '%s\n' "$pid"
 	done
 	return 0
 }

@@ -123,7 +123,8 @@ check_planted_link() {
 
 # The name service is read by the launcher alone: the daemon, which holds
 # the pidfile's lock, never opens its files.  The trace is complete up to
-# the daemon's execve once that line is in it.
+# the daemon's execve once that line is in it (strace pads the PID column
+# to 5 characters, so a shorter PID is followed by more than one space).
 @test "-u: the daemon never reads the user and group databases" {
 	require_root
 	require_strace
@@ -132,7 +133,7 @@ check_planted_link() {
 		"$DAEMONIZE" -u nobody -p "$PF" "$sleep" 1000 &
 	wait_until 5 '[ -s "$PF" ]'
 	pid=$(pid_in "$PF")
-	wait_until 5 "grep -q '^$pid execve(\"$sleep\"' trace"
+	wait_until 5 "grep -Eq '^$pid +execve\\(\"$sleep\"' trace"
 	run ! grep -E "^$pid .*(/etc/passwd|/etc/group|/etc/nsswitch.conf|libnss_)" trace
 }
 
