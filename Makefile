@@ -123,15 +123,10 @@ check-static: build/static/daemonize
 # Line coverage of the whole suite, per C file.  Each build leaves its
 # notes and counts in cov/, named after it (cov/daemonize-no-pidfd-ready.gcda),
 # and every process adds its counts to them, under a lock, when it calls
-# exit().  A process that leaves by _exit() or exec writes none, so lines
-# run only in the middle process, or in the daemon before it execs the
-# command or fails (by _exit, through the status pipe), or in a -f
-# launcher that execs, show as never run: a failure found in the daemon,
-# such as 'already running', counts only where the launcher runs it too.
-# (Under -std=gnu11 gcc would route execv through __gcov_execv, which
-# writes the counts first, but that counts every execv as returning.)
+# exit().  A process that leaves by _exit() or exec would write none, so
+# COVERAGE=1 makes the children write theirs first (coverage_flush).
 cov/daemonize: $(SRC) $(HDR)
-	cc=$(CC) flags='--coverage -O0 -g'; $(BUILD_IN_DIR)
+	cc=$(CC) flags='--coverage -O0 -g -DCOVERAGE=1'; $(BUILD_IN_DIR)
 
 # Some tests run daemonize as nobody: each build first writes its counts
 # as root, under umask 0, into files that anyone may then add to.

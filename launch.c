@@ -444,9 +444,9 @@ run_middle(struct launch *l)
 		(void)run_daemon(l);
 		spawn_fail(&l->plan);
 	}
-	if (report_send(l->report[1], REPORT_PID, 0, pid, NULL) == -1)
-		_exit(EXIT_SELF);
-	_exit(EXIT_OK);
+	coverage_flush();
+	_exit(report_send(l->report[1], REPORT_PID, 0, pid, NULL) == -1 ?
+	    EXIT_SELF : EXIT_OK);
 }
 
 /*

@@ -40,6 +40,14 @@
 #define TEST_HOOKS 0
 #endif
 
+/* make coverage sets COVERAGE to 1; gcov writes counts only at exit(). */
+#ifndef COVERAGE
+#define COVERAGE 0
+#endif
+#if COVERAGE
+void __gcov_dump(void);
+#endif
+
 /* After SIGKILL, how long to wait for the processes to go. */
 #define KILL_WAIT_MS 5000
 /* How many children a stop remembers having signalled. */
@@ -377,6 +385,18 @@ test_pause(const char *step)
 		(void)raise(SIGSTOP);
 #else
 	(void)step;
+#endif
+}
+
+/*
+ * Before _exit(2) or exec: a coverage build writes its counts now, or the
+ * lines only children run would count as never run.
+ */
+void
+coverage_flush(void)
+{
+#if COVERAGE
+	__gcov_dump();
 #endif
 }
 

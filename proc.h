@@ -30,6 +30,7 @@ int proc_stop_children(pid_t anchor, int sig, long ms);
 int proc_reap_children(void);
 
 void test_pause(const char *step);
+void coverage_flush(void);
 long now_ms(void);
 void nap_ms(long ms);
 

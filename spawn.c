@@ -47,6 +47,7 @@ spawn_exec(const struct spawn_plan *p)
 	}
 	verbose("working directory %s", p->dir);
 	verbose("exec %s", p->path);
+	coverage_flush();
 	execv(p->path, p->argv);
 	(void)exec_failed(p);
 failed:
@@ -71,6 +72,7 @@ spawn_fail(const struct spawn_plan *p)
 			(void)close(p->locks[i]);
 	(void)report_send(p->report_fd, REPORT_FAIL, fail_code(), wrote,
 	    fail_text());
+	coverage_flush();
 	_exit(fail_code());
 }
 
