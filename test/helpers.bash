@@ -157,10 +157,10 @@ in_new_pid_namespace() {
 	unshare --pid --fork --mount-proc "$@"
 }
 
-# Runs strace with ARGS.  LeakSanitizer cannot work under ptrace: in the
-# ASan build (make sanitize) it would abort a traced daemonize at exit.
-under_strace() {
-	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace "$@"
+# strace, for every test: LeakSanitizer cannot work under ptrace, and in
+# the ASan build (make sanitize) it would abort a traced daemonize at exit.
+strace() {
+	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 command strace "$@"
 }
 
 # Blocks SIGUSR1 and SIGTERM and ignores SIGHUP and SIGPIPE, then runs CMD,

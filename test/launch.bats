@@ -27,7 +27,7 @@ load helpers
 # the launcher's child.  Measured while the launcher is still there.
 @test "the middle process has exited and been reaped by the launcher" {
 	require_command strace
-	under_strace -o trace -e trace=exit_group \
+	strace -o trace -e trace=exit_group \
 		-e inject=exit_group:delay_enter=2000000 \
 		sh -c 'echo $$ >launcher; exec "$@"' sh "$DAEMONIZE" -p "$PF" sleep 1000 &
 	tracer=$!
