@@ -53,6 +53,8 @@ control_status(const char *pidfile, bool quiet)
 	}
 	if (!quiet && pi.holder == 0)
 		puts("running (pid outside this PID namespace)");
+	else if (!quiet && pi.holder < 0)
+		puts("running (lock held with no pid)");
 	else if (!quiet)
 		printf("running (pid %ld)\n", (long)pi.holder);
 	return LSB_RUNNING;
@@ -147,6 +149,10 @@ check_named(const char *pidfile, const struct pidfile_info *pi)
 		return failx(EXIT_RUNNING, "read pidfile %s: its lock is held "
 		    "by a process outside this PID namespace; not signalling",
 		    pidfile);
+	/* An open file description lock (F_OFD_SETLK) has no owner. */
+	if (pi->holder < 0)
+		return failx(EXIT_RUNNING, "read pidfile %s: its lock is held "
+		    "with no pid; not signalling", pidfile);
 	if (pi->named == 0)
 		return failx(EXIT_RUNNING, "read pidfile %s: it names no pid, "
 		    "but pid %ld holds its lock; not signalling", pidfile,

@@ -14,7 +14,7 @@
 static int find_user(const char *, struct creds *);
 static int find_group(const char *, struct creds *);
 static int find_groups(struct creds *);
-static int check_applied(const struct creds *);
+static int check_applied(const struct creds *, uid_t);
 static bool same_groups(const gid_t *, int, const gid_t *, int);
 
 /* Looks up spec (USER or USER:GROUP) and the user's groups. */
@@ -139,9 +139,16 @@ creds_set_environment(const struct creds *c)
  * In the child: groups first, then the group ID, then the user ID, since
  * each step needs the privilege the next one gives up.  Then make sure
  * all of it took, and that none of it can be undone.
+ *
+ * keep_root (-f, where no launcher is left to clean up) leaves root in the
+ * saved user ID only: the process runs and opens files as the user, and
+ * execve(2) copies the effective ID into the saved one, so the command
+ * has no way back; but if the exec fails, seteuid(0) can still remove the
+ * pidfile.  The user cannot trace or signal-control a process whose saved
+ * ID is not theirs.
  */
 int
-creds_apply(const struct creds *c)
+creds_apply(const struct creds *c, bool keep_root)
 {
 	if (!c->change)
 		return 0;
@@ -149,13 +156,13 @@ creds_apply(const struct creds *c)
 		return fail(EXIT_SELF, "set groups of user %s", c->name);
 	if (setgid(c->gid) == -1)
 		return fail(EXIT_SELF, "set group ID %ld", (long)c->gid);
-	if (setuid(c->uid) == -1)
+	if ((keep_root ? setresuid(c->uid, c->uid, 0) : setuid(c->uid)) == -1)
 		return fail(EXIT_SELF, "set user ID %ld", (long)c->uid);
-	return check_applied(c);
+	return check_applied(c, keep_root ? 0 : c->uid);
 }
 
 static int
-check_applied(const struct creds *c)
+check_applied(const struct creds *c, uid_t saved)
 {
 	uid_t ru, eu, su;
 	gid_t rg, eg, sg, now[256];
@@ -163,10 +170,10 @@ check_applied(const struct creds *c)
 
 	n = getgroups((int)(sizeof(now) / sizeof(now[0])), now);
 	if (getresuid(&ru, &eu, &su) == -1 || getresgid(&rg, &eg, &sg) == -1 ||
-	    ru != c->uid || eu != c->uid || su != c->uid || rg != c->gid ||
+	    ru != c->uid || eu != c->uid || su != saved || rg != c->gid ||
 	    eg != c->gid || sg != c->gid ||
 	    (n != -1 && !same_groups(now, n, c->groups, c->ngroups)) ||
-	    (c->uid != 0 && setuid(0) != -1))
+	    (c->uid != 0 && saved != 0 && setuid(0) != -1))
 		return failx(EXIT_SELF, "switch to user %s: the change did "
 		    "not take", c->name);
 	return 0;

@@ -23,6 +23,6 @@ struct creds {
 int creds_lookup(const char *spec, struct creds *c);
 void creds_free(struct creds *c);
 int creds_set_environment(const struct creds *c);
-int creds_apply(const struct creds *c);
+int creds_apply(const struct creds *c, bool keep_root);
 
 #endif

@@ -10,6 +10,7 @@
  * caller's credentials, that removes what a failed start left.
  */
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -40,6 +41,8 @@
 #define STOP_WAIT_MS 5000
 /* How often to look at the daemon where there is no pidfd. */
 #define POLL_MS 20
+/* How many descriptors of ours may sit above --ready-fd at once. */
+#define FD_ROOM 32
 
 struct launch {
 	const struct options *o;
@@ -50,8 +53,9 @@ struct launch {
 	int sigfd;		/* -w: the signals that interrupt, or -1 */
 	int report[2];		/* the status pipe */
 	int dirfd;		/* -f -p: the pidfile's directory, or -1 */
-	pid_t daemon;		/* once the middle process says */
+	pid_t daemon;		/* once the daemon says */
 	pid_t wrote;		/* a failed daemon that wrote the pidfile */
+	bool settled;		/* -w: the daemon is stopped and reaped */
 };
 
 static int prepare(struct launch *);
@@ -62,6 +66,7 @@ static bool try_command(struct launch *, const char *, size_t, const char *,
 static int check_paths(const struct launch *);
 static int is_dir(const char *);
 static int same_file(const char *, const char *, const char *, const char *);
+static int make_room(struct launch *);
 static int sanitize(struct launch *);
 static int open_devnull(int);
 static int prepare_wait(struct launch *);
@@ -78,6 +83,7 @@ static int give_up(struct launch *, int, const char *, ...) PRINTF_LIKE(3, 4);
 static void remove_pidfile(const struct launch *, pid_t);
 static int run_daemon(struct launch *);
 static int lock_files(struct launch *);
+static int check_streams(const struct spawn_plan *);
 static int lock_file(const char *, const char *, int, int *);
 static int run_foreground(struct launch *);
 
@@ -97,6 +103,9 @@ launch(const struct options *o)
 		r = start_daemon(&l);
 	if (r == 0 && o->wait != 0)
 		r = await_ready(&l);
+	/* Whatever failed, with -w nothing is left running. */
+	if (r == -1 && o->wait != 0 && l.daemon > 0 && !l.settled)
+		(void)give_up(&l, fail_code(), "%s", fail_text());
 	creds_free(&l.creds);
 	return r;
 }
@@ -113,7 +122,7 @@ prepare(struct launch *l)
 	    check_paths(l) == -1)
 		return -1;
 	make_plan(l);
-	if (sanitize(l) == -1)
+	if (make_room(l) == -1 || sanitize(l) == -1)
 		return -1;
 	if (o->wait != 0 && prepare_wait(l) == -1)
 		return -1;
@@ -304,11 +313,39 @@ make_plan(struct launch *l)
 		.creds = o->user != NULL ? &l->creds : NULL,
 		.devnull = -1, .out = o->out, .err = o->err,
 		.append = o->append, .keep_stdio = o->foreground,
+		.keep_root = o->foreground,
 		.ready_fd = -1, .ready_target = o->ready_fd,
 		.locks = { -1, -1 }, .lock_names = { "pidfile", "lockfile" },
 		.floor = o->ready_fd >= 3 ? o->ready_fd + 1 : 3,
 		.report_fd = -1,
 	};
+}
+
+/*
+ * Our descriptors sit above --ready-fd N: with N near the soft limit,
+ * raise it for us (the child puts it back before exec).
+ */
+static int
+make_room(struct launch *l)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)l->plan.floor + FD_ROOM;
+
+	if (l->o->ready_fd == -1)
+		return 0;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return fail(EXIT_SELF, "get descriptor limit");
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= want)
+		return 0;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want)
+		return failx(EXIT_USAGE, "option --ready-fd %d leaves no room "
+		    "under the descriptor limit (%ld)", l->o->ready_fd,
+		    (long)rl.rlim_max);
+	l->plan.nofile = rl.rlim_cur;
+	rl.rlim_cur = want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return fail(EXIT_SELF, "raise descriptor limit");
+	return 0;
 }
 
 /*
@@ -421,8 +458,9 @@ start_daemon(struct launch *l)
 }
 
 /*
- * The middle process: a new session, the daemon forked, its PID sent to
- * the launcher, and gone.
+ * The middle process: a new session, the daemon forked, and gone.  The
+ * daemon sends its own PID first thing, so that it is known even if the
+ * middle process is killed before it exits.
  */
 static void
 run_middle(struct launch *l)
@@ -441,20 +479,23 @@ run_middle(struct launch *l)
 		spawn_fail(&l->plan);
 	}
 	if (pid == 0) {
-		(void)run_daemon(l);
+		if (report_send(l->report[1], REPORT_PID, 0, getpid(), NULL) ==
+		    0)
+			(void)run_daemon(l);
+		else
+			(void)fail(EXIT_SELF, "report daemon pid");
 		spawn_fail(&l->plan);
 	}
+	test_pause("middle-forked");
 	coverage_flush();
-	_exit(report_send(l->report[1], REPORT_PID, 0, pid, NULL) == -1 ?
-	    EXIT_SELF : EXIT_OK);
+	_exit(EXIT_OK);
 }
 
 /*
- * Reaps the middle process, whose PID record is then in the pipe, and
- * reads records until the pipe closes: at the daemon's exec (close-on-
- * exec), or after its failure record, when its locks are already gone.
- * With -w a signal is taken only when the pipe has nothing to say, so the
- * daemon it stops is known.
+ * Reaps the middle process, and reads records until the pipe closes: at
+ * the daemon's exec (close-on-exec), or after its failure record, when its
+ * locks are already gone.  With -w a signal is taken only when the pipe
+ * has nothing to say.
  */
 static int
 await_exec(struct launch *l, pid_t middle)
@@ -476,14 +517,18 @@ await_exec(struct launch *l, pid_t middle)
 			return take_signal(l);
 		r = read_report(l, &failed);
 	} while (r == 1);
-	if (r == -1 || failed) {
+	if (failed) {
 		remove_pidfile(l, l->wrote);
 		if (l->o->wait != 0 && l->daemon > 0)
 			(void)waitpid(l->daemon, NULL, 0);
-		return -1;
+		l->settled = true;
 	}
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || l->daemon <= 0)
-		return failx(EXIT_SELF, "start daemon: child exited "
+	if (r == -1 || failed)
+		return -1;
+	/* A daemon that said its PID has run: the middle's end is moot. */
+	if (l->daemon <= 0)
+		return failx(EXIT_SELF, "start daemon: child exited %s",
+		    WIFEXITED(status) ? "before the daemon started" :
 		    "abnormally");
 	verbose("daemon started");
 	return 0;
@@ -521,6 +566,9 @@ take_signal(struct launch *l)
 	if (read(l->sigfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
 		return fail(EXIT_SELF, "read signal");
 	sig = (int)si.ssi_signo;
+	/* The middle is gone: the daemon's PID comes next, or nothing does. */
+	if (l->daemon <= 0)
+		(void)read_report(l, &(bool){ false });
 	if (l->daemon <= 0)
 		return failx(128 + sig, "wait: interrupted by signal %d", sig);
 	return give_up(l, 128 + sig, "interrupted by signal %d", sig);
@@ -581,6 +629,7 @@ daemon_exited(struct launch *l)
 		return 0;
 	(void)proc_stop_children(pid, SIGTERM, STOP_WAIT_MS);
 	remove_pidfile(l, pid);
+	l->settled = true;
 	if (si.si_code != CLD_EXITED)
 		return failx(128 + si.si_status, "wait: pid %ld killed by "
 		    "signal %d before it was ready", (long)pid, si.si_status);
@@ -606,6 +655,7 @@ give_up(struct launch *l, int code, const char *fmt, ...)
 	va_end(ap);
 	(void)proc_stop_children(l->daemon, SIGTERM, STOP_WAIT_MS);
 	remove_pidfile(l, l->daemon);
+	l->settled = true;
 	return failx(code, "wait: %s; pid %ld stopped", why, (long)l->daemon);
 }
 
@@ -658,15 +708,17 @@ lock_files(struct launch *l)
 	    l->plan.floor, &locks[1]) == -1)
 		return -1;
 	if (o->pidfile == NULL)
-		return 0;
+		return check_streams(&l->plan);
 	/* Never a second descriptor of a locked file: closing it unlocks. */
 	if (o->lockfile != NULL && (strcmp(o->pidfile, o->lockfile) == 0 ||
-	    (stat(o->pidfile, &a) == 0 && fstat(locks[1], &b) == 0 &&
+	    (lstat(o->pidfile, &a) == 0 && fstat(locks[1], &b) == 0 &&
 	    a.st_dev == b.st_dev && a.st_ino == b.st_ino))) {
 		locks[0] = locks[1];
 		locks[1] = -1;
 	} else if (lock_file(o->pidfile, "pidfile", l->plan.floor,
 	    &locks[0]) == -1)
+		return -1;
+	if (check_streams(&l->plan) == -1)
 		return -1;
 	if (pidfile_check(locks[0]) == -1) {
 		(void)close(locks[0]);	/* not ours to clean up */
@@ -677,6 +729,31 @@ lock_files(struct launch *l)
 	if (pidfile_write(locks[0], getpid()) == -1)
 		return fail(EXIT_SELF, "write pidfile %s", o->pidfile);
 	verbose("pidfile %s written", o->pidfile);
+	return 0;
+}
+
+/*
+ * The caller's standard streams must not be a file we lock: replacing
+ * them, or the command closing them, would close a descriptor of that
+ * file, which drops our lock on it.
+ */
+static int
+check_streams(const struct spawn_plan *p)
+{
+	static const char *const names[] = { "input", "output", "error" };
+	struct stat sb, lk;
+	int fd, i;
+
+	for (fd = STDIN_FILENO; fd <= STDERR_FILENO; fd++) {
+		if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode))
+			continue;
+		for (i = 0; i < 2; i++)
+			if (p->locks[i] != -1 && fstat(p->locks[i], &lk) == 0 &&
+			    lk.st_dev == sb.st_dev && lk.st_ino == sb.st_ino)
+				return failx(EXIT_USAGE, "standard %s is the "
+				    "%s; closing it would drop its lock",
+				    names[fd], p->lock_names[i]);
+	}
 	return 0;
 }
 
@@ -693,6 +770,9 @@ lock_file(const char *path, const char *what, int floor, int *fdp)
 	if (r == LOCK_HELD && holder == 0)
 		return failx(EXIT_RUNNING, "already running (pid outside this "
 		    "PID namespace)");
+	if (r == LOCK_HELD && holder < 0)
+		return failx(EXIT_RUNNING, "already running (lock held with "
+		    "no pid)");
 	if (r == LOCK_HELD)
 		return failx(EXIT_RUNNING, "already running (pid %ld)",
 		    (long)holder);
@@ -724,6 +804,9 @@ run_foreground(struct launch *l)
 	}
 	if (run_daemon(l) == 0 || l->plan.locks[0] == -1 || dirfd == -1)
 		return -1;
+	/* -u left root in the saved user ID for this (creds_apply). */
+	if (l->plan.creds != NULL && l->creds.change)
+		(void)seteuid(0);
 	if (fstat(l->plan.locks[0], &a) == 0 && fstatat(dirfd, basename(base),
 	    &b, AT_SYMLINK_NOFOLLOW) == 0 && a.st_dev == b.st_dev &&
 	    a.st_ino == b.st_ino && pidfile_check(l->plan.locks[0]) == 0 &&

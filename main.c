@@ -15,6 +15,7 @@
 #include "launch.h"
 #include "msg.h"
 #include "options.h"
+#include "proc.h"
 #include "ready.h"
 
 #ifndef VERSION
@@ -31,7 +32,12 @@ main(int argc, char *argv[])
 	struct options o;
 	int r;
 
-	if (refuse_setid() == -1)
+	/*
+	 * A reader gone from our output must not kill us before we say why
+	 * we exit: writes fail with EPIPE instead.  The command gets SIGPIPE
+	 * back at its default (spawn_exec).
+	 */
+	if (ignore_sigpipe() == -1 || refuse_setid() == -1)
 		return fail_report();
 	r = options_parse(&o, argc, argv);
 	if (r == 0)
@@ -39,10 +45,8 @@ main(int argc, char *argv[])
 	options_free(&o);
 	if (r == -1)
 		return fail_report();
-	if (fflush(stdout) == EOF && r == EXIT_OK) {
-		(void)fail(EXIT_SELF, "write standard output");
-		return fail_report();
-	}
+	/* --status and --stop answer by their exit status, written or not. */
+	(void)fflush(stdout);
 	return r;
 }
 

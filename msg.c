@@ -21,6 +21,7 @@ static struct {
 
 static void vformat(char *, size_t, int, const char *, va_list)
     PRINTF_LIKE(4, 0);
+static size_t escape(char *, size_t, const char *, bool);
 static void put_line(const char *);
 
 void
@@ -137,23 +138,36 @@ fail_report(void)
 /*
  * Formats "what[: strerror(err)]" into buf, with every control character
  * escaped (a newline becomes \n), so that a message is always one line,
- * whatever path or argument it quotes.  Cut to fit, with "..." at the end.
+ * whatever path or argument it quotes.  What does not fit is cut, with
+ * "..." where it was, but the reason after it is kept whole.
  */
 static void
 vformat(char *buf, size_t size, int err, const char *fmt, va_list ap)
 {
-	char raw[MSG_MAX];
-	size_t i, len = 0, room = size - sizeof("...");
-	unsigned char c;
+	char raw[MSG_MAX], why[128] = "";
+	size_t len;
 	int n;
 
 	n = vsnprintf(raw, sizeof(raw), fmt, ap);
 	if (n < 0)
 		raw[0] = '\0';
-	else if (err != 0 && (size_t)n < sizeof(raw))
-		(void)snprintf(raw + n, sizeof(raw) - (size_t)n, ": %s",
-		    strerror(err));
-	/* Each character takes at most 4 bytes: \ooo. */
+	if (err != 0)
+		(void)snprintf(why, sizeof(why), ": %s", strerror(err));
+	len = escape(buf, size - strlen(why), raw,
+	    n > 0 && (size_t)n >= sizeof(raw));
+	memcpy(buf + len, why, strlen(why) + 1);
+}
+
+/*
+ * Escapes raw into buf (size bytes, its NUL included); returns the length.
+ * Each character takes at most 4 bytes (\ooo), and "..." 3 at the end.
+ */
+static size_t
+escape(char *buf, size_t size, const char *raw, bool cut)
+{
+	size_t i, len = 0, room = size - sizeof("...");
+	unsigned char c;
+
 	for (i = 0; raw[i] != '\0' && len + 4 <= room; i++) {
 		c = (unsigned char)raw[i];
 		if (c >= 0x20 && c != 0x7f)
@@ -164,9 +178,10 @@ vformat(char *buf, size_t size, int err, const char *fmt, va_list ap)
 		else
 			len += (size_t)sprintf(buf + len, "\\%03o", c);
 	}
-	if (raw[i] != '\0' || (n > 0 && (size_t)n >= sizeof(raw)))
+	if (raw[i] != '\0' || cut)
 		len += (size_t)sprintf(buf + len, "...");
 	buf[len] = '\0';
+	return len;
 }
 
 /* "daemonize: text\n" in one write, as far as the descriptor takes it. */

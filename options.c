@@ -54,6 +54,7 @@ static const struct option longopts[] = {
 static int take_option(struct options *, int, char *);
 static int take_long_option(struct options *, int, char *);
 static int take_path(const char **, const char *, char *);
+static int take_user(struct options *, char *);
 static int bad_option(int, const char *);
 static int match_long(const char *, size_t, const struct option **);
 static int check_mode(struct options *);
@@ -160,7 +161,7 @@ take_option(struct options *o, int c, char *arg)
 	case 'o': return take_path(&o->out, "-o", arg);
 	case 'p': return take_path(&o->pidfile, "-p", arg);
 	case 'q': o->quiet = true; return 0;
-	case 'u': return take_path(&o->user, "-u", arg);
+	case 'u': return take_user(o, arg);
 	case 'v': o->verbose = true; return 0;
 	case 'V': o->mode = MODE_VERSION; return 0;
 	case 'w':
@@ -212,6 +213,20 @@ take_path(const char **to, const char *opt, char *arg)
 	return 0;
 }
 
+/* USER or USER:GROUP, neither name empty. */
+static int
+take_user(struct options *o, char *arg)
+{
+	const char *colon = strchr(arg, ':');
+
+	if (arg[0] == '\0' || arg[0] == ':' ||
+	    (colon != NULL && colon[1] == '\0'))
+		return usage_error("option -u wants USER or USER:GROUP, not "
+		    "'%s'", arg);
+	o->user = arg;
+	return 0;
+}
+
 /* Says what was wrong with argument cur, which getopt refused as c. */
 static int
 bad_option(int c, const char *cur)
@@ -231,6 +246,8 @@ bad_option(int c, const char *cur)
 	}
 	eq = strchr(cur, '=');
 	len = eq != NULL ? (size_t)(eq - cur) : strlen(cur);
+	if (len == 2)
+		return usage_error("unknown option %s", cur);
 	n = match_long(cur + 2, len - 2, &lo);
 	if (c == ':' && n == 1)
 		return usage_error("option --%s needs an argument", lo->name);

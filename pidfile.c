@@ -130,7 +130,7 @@ pidfile_inspect(const char *path, struct pidfile_info *pi)
 		    again != pi->holder))
 			r = LOCK_RETRY;
 		if (r == LOCK_HELD && pi->named != pi->holder &&
-		    pi->holder != 0 && now_ms() - start < WRITE_WAIT_MS)
+		    pi->holder > 0 && now_ms() - start < WRITE_WAIT_MS)
 			r = LOCK_RETRY;
 		if (r != LOCK_RETRY || now_ms() - start >= GUARD_WAIT_MS)
 			break;

@@ -360,17 +360,6 @@ take_signalled(struct signalled *done, pid_t pid)
 	return true;
 }
 
-/* Reaps every child that has exited; returns how many. */
-int
-proc_reap_children(void)
-{
-	int n = 0;
-
-	while (waitpid(-1, NULL, WNOHANG) > 0)
-		n++;
-	return n;
-}
-
 /*
  * Test builds (TEST_HOOKS) stop here when DAEMONIZE_TEST_PAUSE names this
  * step, so that a test can act at an exact point of a start or a stop.
@@ -423,6 +412,7 @@ nap_ms(long ms)
  * from a script that blocks SIGTERM could not be stopped.  Put every
  * disposition back to the default and empty the mask.  Handlers need no
  * reset: none is installed, and exec resets caught signals anyway.
+ * SIGPIPE stays ignored (main) until the child restores it before exec.
  */
 int
 reset_signals(void)
@@ -430,9 +420,29 @@ reset_signals(void)
 	int sig;
 
 	for (sig = 1; sig < NSIG; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
+		if (sig != SIGKILL && sig != SIGSTOP && sig != SIGPIPE)
 			reset_signal(sig);
 	return clear_signal_mask();
+}
+
+int
+ignore_sigpipe(void)
+{
+	struct sigaction sa = { .sa_handler = SIG_IGN };
+
+	if (sigaction(SIGPIPE, &sa, NULL) == -1)
+		return fail(EXIT_SELF, "ignore SIGPIPE");
+	return 0;
+}
+
+int
+default_sigpipe(void)
+{
+	struct sigaction sa = { .sa_handler = SIG_DFL };
+
+	if (sigaction(SIGPIPE, &sa, NULL) == -1)
+		return fail(EXIT_SELF, "reset SIGPIPE");
+	return 0;
 }
 
 int

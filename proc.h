@@ -27,13 +27,14 @@ bool proc_is_gone(pid_t pid);
 const char *proc_stat(pid_t pid, char *buf, size_t size);
 long proc_stat_field(pid_t pid, int field);
 int proc_stop_children(pid_t anchor, int sig, long ms);
-int proc_reap_children(void);
 
 void test_pause(const char *step);
 void coverage_flush(void);
 long now_ms(void);
 void nap_ms(long ms);
 
+int ignore_sigpipe(void);
+int default_sigpipe(void);
 int reset_signals(void);
 int clear_signal_mask(void);
 int close_fds_from(int lowfd);

@@ -22,6 +22,7 @@ static int keep_messages(const struct spawn_plan *);
 static int place_fds(const struct spawn_plan *, int, int);
 static int place(int, int, const char *);
 static int keep_locks(const struct spawn_plan *);
+static int restore_limits(const struct spawn_plan *);
 static int exec_failed(const struct spawn_plan *);
 
 /*
@@ -36,7 +37,7 @@ spawn_exec(const struct spawn_plan *p)
 	int out, err;
 
 	umask(p->umask);
-	if ((p->creds != NULL && creds_apply(p->creds) == -1) ||
+	if ((p->creds != NULL && creds_apply(p->creds, p->keep_root) == -1) ||
 	    open_outputs(p, &out, &err) == -1 ||
 	    keep_messages(p) == -1 || place_fds(p, out, err) == -1 ||
 	    keep_locks(p) == -1)
@@ -47,8 +48,12 @@ spawn_exec(const struct spawn_plan *p)
 	}
 	verbose("working directory %s", p->dir);
 	verbose("exec %s", p->path);
+	/* No message after this: SIGPIPE is back at its default. */
+	if (restore_limits(p) == -1)
+		goto failed;
 	coverage_flush();
 	execv(p->path, p->argv);
+	(void)ignore_sigpipe();
 	(void)exec_failed(p);
 failed:
 	if (p->report_fd != -1)
@@ -196,6 +201,27 @@ place(int fd, int target, const char *what)
 {
 	if (dup2(fd, target) == -1)
 		return fail(EXIT_SELF, "redirect %s", what);
+	return 0;
+}
+
+/*
+ * What the launcher changed for itself goes back for the command: SIGPIPE
+ * to its default, and the descriptor limit raised for a high --ready-fd.
+ */
+static int
+restore_limits(const struct spawn_plan *p)
+{
+	struct rlimit rl;
+
+	if (default_sigpipe() == -1)
+		return -1;
+	if (p->nofile == 0)
+		return 0;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return fail(EXIT_SELF, "get descriptor limit");
+	rl.rlim_cur = p->nofile;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return fail(EXIT_SELF, "restore descriptor limit");
 	return 0;
 }
 

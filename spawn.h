@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 
 #include "creds.h"
@@ -34,6 +35,7 @@ struct spawn_plan {
 	const char *dir;	/* the working directory */
 	mode_t umask;
 	const struct creds *creds;	/* NULL: stay who we are */
+	bool keep_root;		/* -f: root stays in the saved user ID */
 	int devnull;		/* checked to be the null device */
 	const char *out;	/* files for standard output and error, opened */
 	const char *err;	/* as the user, or NULL for devnull */
@@ -44,6 +46,7 @@ struct spawn_plan {
 	int locks[2];		/* locked files, kept across exec, or -1 */
 	const char *lock_names[2];
 	int floor;		/* every descriptor of ours is at or above it */
+	rlim_t nofile;		/* the descriptor limit to restore, or 0 */
 	int report_fd;		/* where a failure goes; -1: returned */
 };
 

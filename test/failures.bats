@@ -192,3 +192,18 @@ check_unread_fifo() {
 	[ ! -s bound ]
 	assert_nothing_left
 }
+
+@test "-f -u: a failure after the switch still removes the pidfile, one line" {
+	require_root
+	chmod 0700 "$BATS_TEST_TMPDIR"
+	run -125 --separate-stderr "$DAEMONIZE" -f -u nobody -p "$PF" -o out true
+	[ "$stderr" = "daemonize: open out: Permission denied" ]
+	[ ! -e "$PF" ]
+}
+
+@test "a message about a long path keeps its reason at the end" {
+	long=/no/such/$(printf 'd%.0s' $(seq 1500))
+	run -125 --separate-stderr "$DAEMONIZE" -c "$long" -p "$PF" sleep 1000
+	is_one_line "$stderr"
+	[[ $stderr == *"...: No such file or directory" ]]
+}

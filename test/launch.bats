@@ -265,3 +265,39 @@ check_no_fd_leaks() {
 	run -0 "$DAEMONIZE" -p "$PF" -o fifo echo through-the-fifo
 	wait_until 5 'grep -qx through-the-fifo got'
 }
+
+# The test build stops the middle process right after its fork; killing
+# it then must not lose track of the daemon, which reports itself.
+@test "a middle process killed after its fork leaves a started daemon, reported" {
+	DAEMONIZE_TEST_PAUSE=middle-forked \
+		"$(testbin daemonize-hooks)" -p "$PF" sleep 1000 2>err &
+	launcher=$!
+	wait_until 5 '[ -s "$PF" ]'
+	middle=$(stat_field "$(pid_in "$PF")" 6)
+	wait_until 5 '[ "$(proc_state "$middle")" = T ]'
+	kill -KILL "$middle"
+	rc=0
+	wait "$launcher" || rc=$?
+	[ "$rc" -eq 0 ]
+	[ ! -s err ]
+	wait_exec "$(pid_in "$PF")" sleep
+}
+
+# A pipe whose reader has gone: writing to it raises SIGPIPE.
+with_broken_pipe_on() {
+	perl -e 'pipe(R, W) or die; close(R);
+		open(STDOUT, ">&W") or die if $ARGV[0] == 1;
+		open(STDERR, ">&W") or die if $ARGV[0] == 2;
+		shift; exec { $ARGV[0] } @ARGV or die "exec: $!"' "$@"
+}
+
+@test "-v with standard error a broken pipe still starts the daemon: exit 0" {
+	run -0 with_broken_pipe_on 2 "$DAEMONIZE" -v -p "$PF" sleep 1000
+	wait_exec "$(pid_in "$PF")" sleep
+	[ "$(status_field "$(pid_in "$PF")" SigIgn)" = 0000000000000000 ]
+}
+
+@test "-V on a broken pipe exits 125 with one line" {
+	run -125 --separate-stderr with_broken_pipe_on 1 "$DAEMONIZE" -V
+	[ "$stderr" = "daemonize: write standard output: Broken pipe" ]
+}

@@ -216,3 +216,55 @@ refused_as_same_file() {
 	ln lock err
 	refused_as_same_file lockfile -e err -l lock
 }
+
+# Closing any descriptor of a file drops the process's locks on it: a
+# caller's stream on the pidfile would be closed when the daemon's is
+# replaced, and the lock with it.
+@test "a caller's standard input on the pidfile is refused: exit 2, nothing started" {
+	: >"$PF"
+	run -2 --separate-stderr "$DAEMONIZE" -p "$PF" sleep 1000 <"$PF"
+	[[ $stderr == "daemonize: standard input is the pidfile"* ]]
+	assert_nothing_left
+}
+
+@test "a caller's standard error on the lock file is refused: exit 2, nothing started" {
+	: >lock
+	rc=0
+	"$DAEMONIZE" -l lock sleep 1000 2>>lock || rc=$?
+	[ "$rc" -eq 2 ]
+	[ "$(cat lock)" = "daemonize: standard error is the lockfile; closing it would drop its lock" ]
+	[ -z "$(tagged_procs)" ]
+}
+
+@test "-f with standard output on the pidfile and -o elsewhere is refused: exit 2" {
+	: >"$PF"
+	rc=0
+	"$DAEMONIZE" -f -o /dev/null -p "$PF" true >>"$PF" 2>err || rc=$?
+	[ "$rc" -eq 2 ]
+	[ "$(cat err)" = "daemonize: standard output is the pidfile; closing it would drop its lock" ]
+}
+
+@test "-p naming a link to the -l file is refused, the lock file left empty" {
+	: >real.lock
+	ln -s real.lock plink
+	run -125 --separate-stderr "$DAEMONIZE" -l real.lock -p plink sleep 1000
+	[ "$stderr" = "daemonize: open pidfile plink: is a symbolic link, not followed" ]
+	[ ! -s real.lock ]
+	[ -z "$(tagged_procs)" ]
+}
+
+# An open file description lock (F_OFD_SETLK, 37 on Linux) has no owner
+# process: F_GETLK reports its pid as -1.
+@test "a pidfile held by an open file description lock is running, with no pid" {
+	: >"$PF"
+	perl -e 'open(F, "+<", $ARGV[0]) or die "open: $!";
+		my $fl = pack("s s x4 q q i x4", 1, 0, 0, 0, 0);
+		fcntl(F, 37, $fl) or die "F_OFD_SETLK: $!";
+		open(R, ">", "locked") and close(R); sleep 1000' "$PF" \
+		>/dev/null 2>&1 3>&- &
+	wait_until 5 '[ -e locked ]'
+	run -0 "$DAEMONIZE" --status -p "$PF"
+	[ "$output" = "running (lock held with no pid)" ]
+	run -1 --separate-stderr "$DAEMONIZE" -p "$PF" sleep 1000
+	[ "$stderr" = "daemonize: already running (lock held with no pid)" ]
+}

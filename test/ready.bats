@@ -236,3 +236,25 @@ check_failure_before_pid() {
 	name=$(printf '%0200d' 0)
 	check_failure_before_pid "$BATS_TEST_TMPDIR/$name/$name/$name/$name/$name"
 }
+
+# Every poll(2) from the third on fails: the daemon's PID is known by then,
+# so the daemon must be stopped and its pidfile removed.
+@test "-w: a failure after the daemon's PID is known stops the daemon" {
+	require_strace
+	run -125 --separate-stderr timeout 20 strace -f -b execve -o /dev/null \
+		-e trace=poll \
+		-e inject=poll:error=ENOMEM:when=3+ \
+		"$DAEMONIZE" -w3 -p "$PF" sh -c 'sleep 0.5; exec sleep 1000'
+	is_one_line "$stderr"
+	[[ $stderr == *"Cannot allocate memory"* ]]
+	wait_until 5 '[ -z "$(tagged_procs)" ]'
+	assert_nothing_left
+}
+
+@test "--ready-fd 1023 works under a soft descriptor limit of 1024" {
+	run -0 bash -c 'ulimit -Sn 1024 && exec "$0" -w5 --ready-fd 1023 \
+		-p "$1" bash -c "echo >&1023; exec sleep 1000"' "$DAEMONIZE" "$PF"
+	pid=$(pid_in "$PF")
+	wait_exec "$pid" sleep
+	[ "$(awk '/^Max open files/ { print $4 }' "/proc/$pid/limits")" = 1024 ]
+}

@@ -365,3 +365,13 @@ start_stop_loop() {
 		false
 	}
 }
+
+# The exit status answers the question; a lost line of output does not
+# turn a stop that happened into a failure.
+@test "--stop with standard output closed still exits 0 once stopped" {
+	"$DAEMONIZE" -p "$PF" sleep 1000
+	pid=$(pid_in "$PF")
+	run -0 bash -c '"$0" --stop -p "$1" >&-' "$DAEMONIZE" "$PF"
+	run ! is_alive "$pid"
+	[ ! -e "$PF" ]
+}

@@ -171,3 +171,15 @@ missing_last_argument() {
 		is_one_line "$stderr"
 	done
 }
+
+@test "-u with an empty user or group name exits 2 with one line" {
+	for spec in :root nobody: :; do
+		run -2 --separate-stderr "$DAEMONIZE" -u "$spec" sleep 1
+		is_one_line "$stderr"
+	done
+}
+
+@test "an option named by nothing but = is unknown, not ambiguous" {
+	run -2 --separate-stderr "$DAEMONIZE" --=x sleep 1
+	[ "$stderr" = "daemonize: unknown option --=x (try 'daemonize --help')" ]
+}
