@@ -73,7 +73,6 @@ static int prepare_wait(struct launch *);
 static int catch_signals(int);
 static void make_plan(struct launch *);
 static int start_daemon(struct launch *);
-_Noreturn static void run_middle(struct launch *);
 static int await_exec(struct launch *, pid_t);
 static int read_report(struct launch *, bool *);
 static int take_signal(struct launch *);
@@ -437,9 +436,9 @@ catch_signals(int floor)
 }
 
 /*
- * fork, setsid, fork: the daemon is in a new session, but not its leader,
- * so opening a terminal can never make it the daemon's controlling one.
- * Returns once the command runs, or with the failure.
+ * fork, setsid, fork (spawn_detach): the daemon is in a new session, but
+ * not its leader, so opening a terminal can never make it the daemon's
+ * controlling one.  Returns once the command runs, or with the failure.
  */
 static int
 start_daemon(struct launch *l)
@@ -449,46 +448,17 @@ start_daemon(struct launch *l)
 	pid = fork();
 	if (pid == -1)
 		return fail(EXIT_SELF, "fork");
-	if (pid == 0)
-		run_middle(l);
+	if (pid == 0) {
+		/* -w blocked the signals it takes through its signalfd. */
+		if ((l->o->wait == 0 || clear_signal_mask() == 0) &&
+		    spawn_detach(&l->plan) == 0)
+			(void)run_daemon(l);
+		spawn_fail(&l->plan);
+	}
 	(void)close(l->report[1]);
 	if (l->ready.write_fd != -1)
 		(void)close(l->ready.write_fd);
 	return await_exec(l, pid);
-}
-
-/*
- * The middle process: a new session, the daemon forked, and gone.  The
- * daemon sends its own PID first thing, so that it is known even if the
- * middle process is killed before it exits.
- */
-static void
-run_middle(struct launch *l)
-{
-	pid_t pid;
-
-	if (l->o->wait != 0 && clear_signal_mask() == -1)
-		spawn_fail(&l->plan);
-	if (setsid() == -1) {
-		(void)fail(EXIT_SELF, "create session");
-		spawn_fail(&l->plan);
-	}
-	pid = fork();
-	if (pid == -1) {
-		(void)fail(EXIT_SELF, "fork daemon");
-		spawn_fail(&l->plan);
-	}
-	if (pid == 0) {
-		if (report_send(l->report[1], REPORT_PID, 0, getpid(), NULL) ==
-		    0)
-			(void)run_daemon(l);
-		else
-			(void)fail(EXIT_SELF, "report daemon pid");
-		spawn_fail(&l->plan);
-	}
-	test_pause("middle-forked");
-	coverage_flush();
-	_exit(EXIT_OK);
 }
 
 /*

@@ -62,6 +62,40 @@ failed:
 }
 
 /*
+ * In a child of the launcher: a new session, then a fork.  The middle
+ * process ends there; the grandchild, in the session but not its leader,
+ * so that no terminal it opens can become its controlling one, sends its
+ * own PID first, so that the parent knows it even if the middle process
+ * is killed before it exits, and goes on (returns 0).  A failure ends the
+ * child.
+ */
+int
+spawn_detach(const struct spawn_plan *p)
+{
+	pid_t pid;
+
+	if (setsid() == -1) {
+		(void)fail(EXIT_SELF, "create session");
+		spawn_fail(p);
+	}
+	pid = fork();
+	if (pid == -1) {
+		(void)fail(EXIT_SELF, "fork daemon");
+		spawn_fail(p);
+	}
+	if (pid > 0) {
+		test_pause("middle-forked");
+		coverage_flush();
+		_exit(EXIT_OK);
+	}
+	if (report_send(p->report_fd, REPORT_PID, 0, getpid(), NULL) == -1) {
+		(void)fail(EXIT_SELF, "report daemon pid");
+		spawn_fail(p);
+	}
+	return 0;
+}
+
+/*
  * Ends a failed child: its locks go first, so that the parent, which
  * cleans up after it, finds them free when the record arrives.  The
  * record names our PID if we hold the pidfile, which may hold it now.

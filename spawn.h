@@ -50,6 +50,7 @@ struct spawn_plan {
 	int report_fd;		/* where a failure goes; -1: returned */
 };
 
+int spawn_detach(const struct spawn_plan *p);
 int spawn_exec(const struct spawn_plan *p);
 _Noreturn void spawn_fail(const struct spawn_plan *p);
 int report_send(int fd, enum report_type type, int code, pid_t pid,
