@@ -774,9 +774,10 @@ run_foreground(struct launch *l)
 	}
 	if (run_daemon(l) == 0 || l->plan.locks[0] == -1 || dirfd == -1)
 		return -1;
-	/* -u left root in the saved user ID for this (creds_apply). */
-	if (l->plan.creds != NULL && l->creds.change)
-		(void)seteuid(0);
+	/* -u left root in the saved user ID for this (creds_apply); if it
+	 * cannot be taken back, the unlink below fails and says so. */
+	if (l->plan.creds != NULL && l->creds.change && seteuid(0) == -1)
+		verbose("take back root: %s", strerror(errno));
 	if (fstat(l->plan.locks[0], &a) == 0 && fstatat(dirfd, basename(base),
 	    &b, AT_SYMLINK_NOFOLLOW) == 0 && a.st_dev == b.st_dev &&
 	    a.st_ino == b.st_ino && pidfile_check(l->plan.locks[0]) == 0 &&
