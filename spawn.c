@@ -16,6 +16,7 @@
 
 static int open_outputs(const struct spawn_plan *, int *, int *);
 static int open_output(const struct spawn_plan *, const char *, const char *);
+static bool is_fifo(const char *);
 static int check_output(const struct spawn_plan *, int, const char *,
     const char *);
 static int keep_messages(const struct spawn_plan *);
@@ -147,7 +148,7 @@ open_output(const struct spawn_plan *p, const char *path, const char *opt)
 
 	fd = open(path, O_WRONLY | O_CREAT | O_NOCTTY | O_NONBLOCK |
 	    O_CLOEXEC | (p->append ? O_APPEND : 0), 0666);
-	if (fd == -1 && errno == ENXIO)
+	if (fd == -1 && errno == ENXIO && is_fifo(path))
 		return failx(EXIT_SELF, "open %s: a FIFO with no reader", path);
 	if (fd == -1)
 		return fail(EXIT_SELF, "open %s", path);
@@ -155,6 +156,18 @@ open_output(const struct spawn_plan *p, const char *path, const char *opt)
 	if (fd == -1)
 		return fail(EXIT_SELF, "open %s", path);
 	return check_output(p, fd, path, opt);
+}
+
+static bool
+is_fifo(const char *path)
+{
+	struct stat sb;
+	int saved = errno;
+	bool r;
+
+	r = stat(path, &sb) == 0 && S_ISFIFO(sb.st_mode);
+	errno = saved;
+	return r;
 }
 
 /*

@@ -207,3 +207,12 @@ check_unread_fifo() {
 	is_one_line "$stderr"
 	[[ $stderr == *"...: No such file or directory" ]]
 }
+
+@test "-o naming a socket is refused with the system's reason, not as a FIFO" {
+	perl -MIO::Socket::UNIX -e 'IO::Socket::UNIX->new(Local => "sock",
+		Listen => 1) or die "socket: $!"'
+	[ -S sock ]
+	run -125 --separate-stderr "$DAEMONIZE" -p "$PF" -o sock sleep 1000
+	[ "$stderr" = "daemonize: open sock: No such device or address" ]
+	assert_nothing_left
+}
