@@ -163,6 +163,12 @@ strace() {
 	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 command strace "$@"
 }
 
+# strace ARGS, killed after SECS: timed_strace SECS ARGS...
+timed_strace() {
+	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 \
+		timeout "$1" strace "${@:2}"
+}
+
 # Blocks SIGUSR1 and SIGTERM and ignores SIGHUP and SIGPIPE, then runs CMD,
 # as a careless caller (a script, a supervisor) might.
 with_signals_disturbed() {

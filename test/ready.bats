@@ -241,7 +241,7 @@ check_failure_before_pid() {
 # so the daemon must be stopped and its pidfile removed.
 @test "-w: a failure after the daemon's PID is known stops the daemon" {
 	require_strace
-	run -125 --separate-stderr timeout 20 strace -f -b execve -o /dev/null \
+	run -125 --separate-stderr timed_strace 20 -f -b execve -o /dev/null \
 		-e trace=poll \
 		-e inject=poll:error=ENOMEM:when=3+ \
 		"$DAEMONIZE" -w3 -p "$PF" sh -c 'sleep 0.5; exec sleep 1000'

@@ -200,6 +200,7 @@ control_after_pid_reuse() {
 		shift 2
 		"$D" -p "$PF" sleep 1000 || { echo "setup: start failed"; exit 2; }
 		read -r daemon <"$PF"
+		ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 \
 		timeout 10 strace -f -o strace.log -e trace=pidfd_open \
 			-e inject=pidfd_open:delay_enter=2000000 \
 			-- "$D" "$@" -p "$PF" >control.out 2>&1 &
