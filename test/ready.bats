@@ -246,7 +246,7 @@ check_failure_before_pid() {
 		-e inject=poll:error=ENOMEM:when=3+ \
 		"$DAEMONIZE" -w3 -p "$PF" sh -c 'sleep 0.5; exec sleep 1000'
 	is_one_line "$stderr"
-	[[ $stderr == *"Cannot allocate memory"* ]]
+	[[ $stderr == "daemonize: wait: "*"; pid "*" stopped" ]]
 	wait_until 5 '[ -z "$(tagged_procs)" ]'
 	assert_nothing_left
 }
