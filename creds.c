@@ -1,6 +1,8 @@
 /*
  * Looking users up, and becoming them.
  */
+#include <sys/prctl.h>
+
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
@@ -14,6 +16,7 @@
 static int find_user(const char *, struct creds *);
 static int find_group(const char *, struct creds *);
 static int find_groups(struct creds *);
+static int clear_ambient(void);
 static int check_applied(const struct creds *, uid_t);
 static bool same_groups(const gid_t *, int, const gid_t *, int);
 
@@ -144,8 +147,9 @@ creds_set_environment(const struct creds *c)
  * saved user ID only: the process runs and opens files as the user, and
  * execve(2) copies the effective ID into the saved one, so the command
  * has no way back; but if the exec fails, seteuid(0) can still remove the
- * pidfile.  The user cannot trace or signal-control a process whose saved
- * ID is not theirs.
+ * pidfile.  The user may signal such a process, but not trace it: it is
+ * not dumpable.  With root kept anywhere the kernel leaves the ambient
+ * capabilities, which execve(2) would pass on: they are cleared.
  */
 int
 creds_apply(const struct creds *c, bool keep_root)
@@ -158,7 +162,21 @@ creds_apply(const struct creds *c, bool keep_root)
 		return fail(EXIT_SELF, "set group ID %ld", (long)c->gid);
 	if ((keep_root ? setresuid(c->uid, c->uid, 0) : setuid(c->uid)) == -1)
 		return fail(EXIT_SELF, "set user ID %ld", (long)c->uid);
+	if (clear_ambient() == -1)
+		return fail(EXIT_SELF, "clear ambient capabilities");
 	return check_applied(c, keep_root ? 0 : c->uid);
+}
+
+/* EINVAL: a kernel before 4.3, which has no ambient capabilities. */
+static int
+clear_ambient(void)
+{
+#ifdef PR_CAP_AMBIENT
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0L, 0L, 0L) == -1 &&
+	    errno != EINVAL)
+		return -1;
+#endif
+	return 0;
 }
 
 static int

@@ -41,8 +41,6 @@
 #define STOP_WAIT_MS 5000
 /* How often to look at the daemon where there is no pidfd. */
 #define POLL_MS 20
-/* How many descriptors of ours may sit above --ready-fd at once. */
-#define FD_ROOM 32
 
 struct launch {
 	const struct options *o;
@@ -66,7 +64,7 @@ static bool try_command(struct launch *, const char *, size_t, const char *,
 static int check_paths(const struct launch *);
 static int is_dir(const char *);
 static int same_file(const char *, const char *, const char *, const char *);
-static int make_room(struct launch *);
+static int check_ready_fd(const struct launch *);
 static int sanitize(struct launch *);
 static int open_devnull(int);
 static int prepare_wait(struct launch *);
@@ -103,6 +101,8 @@ launch(const struct options *o)
 	if (r == 0 && o->wait != 0)
 		r = await_ready(&l);
 	/* Whatever failed, with -w nothing is left running. */
+	if (r == -1 && o->wait != 0 && l.daemon <= 0 && l.report[0] != -1)
+		(void)read_report(&l, &(bool){ false });
 	if (r == -1 && o->wait != 0 && l.daemon > 0 && !l.settled)
 		(void)give_up(&l, fail_code(), "%s", fail_text());
 	creds_free(&l.creds);
@@ -121,7 +121,7 @@ prepare(struct launch *l)
 	    check_paths(l) == -1)
 		return -1;
 	make_plan(l);
-	if (make_room(l) == -1 || sanitize(l) == -1)
+	if (check_ready_fd(l) == -1 || sanitize(l) == -1)
 		return -1;
 	if (o->wait != 0 && prepare_wait(l) == -1)
 		return -1;
@@ -129,8 +129,8 @@ prepare(struct launch *l)
 		return 0;
 	if (pipe2(l->report, O_CLOEXEC) == -1)
 		return fail(EXIT_SELF, "create status pipe");
-	l->report[0] = move_fd_up(l->report[0], l->plan.floor);
-	l->report[1] = move_fd_up(l->report[1], l->plan.floor);
+	l->report[0] = move_fd_off(l->report[0], l->plan.avoid);
+	l->report[1] = move_fd_off(l->report[1], l->plan.avoid);
 	if (l->report[0] == -1 || l->report[1] == -1)
 		return fail(EXIT_SELF, "create status pipe");
 	l->plan.report_fd = l->report[1];
@@ -299,7 +299,7 @@ same_file(const char *out, const char *opt, const char *locked,
 
 /*
  * The plan for the daemon, as far as it is known before the fork.  The
- * floor keeps every descriptor of ours above the ones the daemon gets.
+ * ready target is where no descriptor of ours may sit.
  */
 static void
 make_plan(struct launch *l)
@@ -315,35 +315,28 @@ make_plan(struct launch *l)
 		.keep_root = o->foreground,
 		.ready_fd = -1, .ready_target = o->ready_fd,
 		.locks = { -1, -1 }, .lock_names = { "pidfile", "lockfile" },
-		.floor = o->ready_fd >= 3 ? o->ready_fd + 1 : 3,
+		.avoid = o->ready_fd,
 		.report_fd = -1,
 	};
 }
 
 /*
- * Our descriptors sit above --ready-fd N: with N near the soft limit,
- * raise it for us (the child puts it back before exec).
+ * dup2(2) cannot make a descriptor at or above the soft limit: say so
+ * before anything starts, rather than raise a limit the command inherits.
  */
 static int
-make_room(struct launch *l)
+check_ready_fd(const struct launch *l)
 {
 	struct rlimit rl;
-	rlim_t want = (rlim_t)l->plan.floor + FD_ROOM;
 
 	if (l->o->ready_fd == -1)
 		return 0;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
 		return fail(EXIT_SELF, "get descriptor limit");
-	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= want)
-		return 0;
-	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want)
-		return failx(EXIT_USAGE, "option --ready-fd %d leaves no room "
-		    "under the descriptor limit (%ld)", l->o->ready_fd,
-		    (long)rl.rlim_max);
-	l->plan.nofile = rl.rlim_cur;
-	rl.rlim_cur = want;
-	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
-		return fail(EXIT_SELF, "raise descriptor limit");
+	if (rl.rlim_cur != RLIM_INFINITY &&
+	    (rlim_t)l->o->ready_fd >= rl.rlim_cur)
+		return failx(EXIT_SELF, "option --ready-fd %d: not under the "
+		    "descriptor limit (%ld)", l->o->ready_fd, (long)rl.rlim_cur);
 	return 0;
 }
 
@@ -356,7 +349,7 @@ sanitize(struct launch *l)
 {
 	if (reset_signals() == -1 || close_fds_from(3) == -1)
 		return -1;
-	l->plan.devnull = open_devnull(l->plan.floor);
+	l->plan.devnull = open_devnull(l->plan.avoid);
 	return l->plan.devnull;
 }
 
@@ -367,7 +360,7 @@ sanitize(struct launch *l)
  * What is there must be the null device, not a file bound over it.
  */
 static int
-open_devnull(int floor)
+open_devnull(int avoid)
 {
 	struct stat sb;
 	int fd;
@@ -386,7 +379,7 @@ open_devnull(int floor)
 		if (fcntl(fd, F_SETFD, 0) == -1)
 			return fail(EXIT_SELF, "open /dev/null");
 	}
-	fd = move_fd_up(fd, floor);
+	fd = move_fd_off(fd, avoid);
 	if (fd == -1)
 		return fail(EXIT_SELF, "open /dev/null");
 	return fd;
@@ -402,10 +395,10 @@ prepare_wait(struct launch *l)
 {
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)
 		return fail(EXIT_SELF, "become subreaper");
-	if (ready_open(&l->ready, l->o->ready_fd, l->plan.floor) == -1)
+	if (ready_open(&l->ready, l->o->ready_fd, l->plan.avoid) == -1)
 		return -1;
 	l->plan.ready_fd = l->ready.write_fd;
-	l->sigfd = catch_signals(l->plan.floor);
+	l->sigfd = catch_signals(l->plan.avoid);
 	return l->sigfd == -2 ? -1 : 0;
 }
 
@@ -417,7 +410,7 @@ prepare_wait(struct launch *l)
  * a failure.  The child unblocks them at once.
  */
 static int
-catch_signals(int floor)
+catch_signals(int avoid)
 {
 	sigset_t set;
 	int fd;
@@ -427,7 +420,7 @@ catch_signals(int floor)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGQUIT);
 	sigaddset(&set, SIGTERM);
-	fd = move_fd_up(signalfd(-1, &set, SFD_CLOEXEC), floor);
+	fd = move_fd_off(signalfd(-1, &set, SFD_CLOEXEC), avoid);
 	if (fd != -1 && sigprocmask(SIG_BLOCK, &set, NULL) == -1) {
 		(void)fail(EXIT_SELF, "block signals");
 		return -2;
@@ -675,7 +668,7 @@ lock_files(struct launch *l)
 
 	umask(022);
 	if (o->lockfile != NULL && lock_file(o->lockfile, "lockfile",
-	    l->plan.floor, &locks[1]) == -1)
+	    l->plan.avoid, &locks[1]) == -1)
 		return -1;
 	if (o->pidfile == NULL)
 		return check_streams(&l->plan);
@@ -685,7 +678,7 @@ lock_files(struct launch *l)
 	    a.st_dev == b.st_dev && a.st_ino == b.st_ino))) {
 		locks[0] = locks[1];
 		locks[1] = -1;
-	} else if (lock_file(o->pidfile, "pidfile", l->plan.floor,
+	} else if (lock_file(o->pidfile, "pidfile", l->plan.avoid,
 	    &locks[0]) == -1)
 		return -1;
 	if (check_streams(&l->plan) == -1)
@@ -729,12 +722,12 @@ check_streams(const struct spawn_plan *p)
 
 /* Locks one file, or says why not. */
 static int
-lock_file(const char *path, const char *what, int floor, int *fdp)
+lock_file(const char *path, const char *what, int avoid, int *fdp)
 {
 	enum lock_result r;
 	pid_t holder = 0;
 
-	r = lock_acquire(path, floor, fdp, &holder);
+	r = lock_acquire(path, avoid, fdp, &holder);
 	if (r == LOCK_TAKEN)
 		return 0;
 	if (r == LOCK_HELD && holder == 0)
@@ -769,8 +762,8 @@ run_foreground(struct launch *l)
 	if (pidfile != NULL && strlen(pidfile) < sizeof(dir)) {
 		strcpy(dir, pidfile);
 		strcpy(base, pidfile);
-		dirfd = move_fd_up(open(dirname(dir), O_PATH | O_DIRECTORY |
-		    O_CLOEXEC), l->plan.floor);
+		dirfd = move_fd_off(open(dirname(dir), O_PATH | O_DIRECTORY |
+		    O_CLOEXEC), l->plan.avoid);
 	}
 	if (run_daemon(l) == 0 || l->plan.locks[0] == -1 || dirfd == -1)
 		return -1;

@@ -33,12 +33,12 @@ static int remove_guarded(const char *, int, pid_t);
 static void backoff(long *);
 
 /*
- * Opens path (creating it) at floor or above, and takes a daemon's lock,
+ * Opens path (creating it), off avoid, and takes a daemon's lock,
  * without waiting for another daemon; a guard is waited for.  The
  * descriptor is close-on-exec: whoever keeps it across exec says so.
  */
 enum lock_result
-lock_acquire(const char *path, int floor, int *fdp, pid_t *holder)
+lock_acquire(const char *path, int avoid, int *fdp, pid_t *holder)
 {
 	long deadline = now_ms() + GUARD_WAIT_MS, step = 1;
 	enum lock_result why;
@@ -48,7 +48,7 @@ lock_acquire(const char *path, int floor, int *fdp, pid_t *holder)
 		fd = open_pidfile(path, O_RDWR | O_CREAT, &why);
 		if (fd == -1)
 			return why;
-		fd = move_fd_up(fd, floor);
+		fd = move_fd_off(fd, avoid);
 		if (fd == -1)
 			return LOCK_FAILED;
 		r = lock_once(path, fd, holder);

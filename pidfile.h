@@ -40,7 +40,7 @@ struct pidfile_info {
 				   -1 if it holds something else */
 };
 
-enum lock_result lock_acquire(const char *path, int floor, int *fdp,
+enum lock_result lock_acquire(const char *path, int avoid, int *fdp,
     pid_t *holder);
 enum lock_result pidfile_inspect(const char *path, struct pidfile_info *pi);
 int pidfile_check(int fd);

@@ -532,18 +532,19 @@ close_fds_by_proc(int lowfd)
 }
 
 /*
- * Moves fd, close-on-exec, to the lowest free number at or above floor,
- * so that it cannot sit where a child's descriptors are to go.  Only for
- * a descriptor that holds no lock yet: closing the old one would drop it.
+ * Moves fd, close-on-exec, off the number avoid (--ready-fd's, where the
+ * daemon gets its pipe), so that placing the pipe there cannot replace a
+ * descriptor of ours.  Only for a descriptor that holds no lock yet:
+ * closing the old one would drop it.
  */
 int
-move_fd_up(int fd, int floor)
+move_fd_off(int fd, int avoid)
 {
 	int up, saved;
 
-	if (fd == -1 || fd >= floor)
+	if (fd != avoid || fd == -1)
 		return fd;
-	up = fcntl(fd, F_DUPFD_CLOEXEC, floor);
+	up = fcntl(fd, F_DUPFD_CLOEXEC, avoid + 1);
 	saved = errno;
 	(void)close(fd);
 	errno = saved;

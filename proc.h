@@ -38,6 +38,6 @@ int default_sigpipe(void);
 int reset_signals(void);
 int clear_signal_mask(void);
 int close_fds_from(int lowfd);
-int move_fd_up(int fd, int floor);
+int move_fd_off(int fd, int avoid);
 
 #endif

@@ -31,21 +31,21 @@ static int make_address(const char *, struct sockaddr_un *, socklen_t *);
 /*
  * In the launcher, before the fork: with ready_fd -1, a socket whose
  * address goes to the daemon in NOTIFY_SOCKET; else a pipe, whose write
- * end the daemon gets at ready_fd.  Both at floor or above.
+ * end the daemon gets at ready_fd.  Neither at ready_fd yet.
  */
 int
-ready_open(struct ready *r, int ready_fd, int floor)
+ready_open(struct ready *r, int ready_fd, int avoid)
 {
 	int p[2];
 
 	r->is_pipe = ready_fd != -1;
 	r->write_fd = -1;
 	if (!r->is_pipe)
-		return open_notify_socket(r, floor);
+		return open_notify_socket(r, avoid);
 	if (pipe2(p, O_CLOEXEC) == -1)
 		return fail(EXIT_SELF, "create ready pipe");
-	r->fd = move_fd_up(p[0], floor);
-	r->write_fd = move_fd_up(p[1], floor);
+	r->fd = move_fd_off(p[0], avoid);
+	r->write_fd = move_fd_off(p[1], avoid);
 	if (r->fd == -1 || r->write_fd == -1)
 		return fail(EXIT_SELF, "create ready pipe");
 	return 0;
@@ -56,7 +56,7 @@ ready_open(struct ready *r, int ready_fd, int floor)
  * SO_PASSCRED makes the kernel tell us who sent each datagram.
  */
 static int
-open_notify_socket(struct ready *r, int floor)
+open_notify_socket(struct ready *r, int avoid)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	char name[64];
@@ -66,8 +66,8 @@ open_notify_socket(struct ready *r, int floor)
 	(void)snprintf(name, sizeof(name), "@daemonize/notify/%ld/%ld",
 	    (long)getpid(), now_ms());
 	(void)make_address(name, &addr, &len);
-	r->fd = move_fd_up(socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0),
-	    floor);
+	r->fd = move_fd_off(socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0),
+	    avoid);
 	if (r->fd == -1)
 		return fail(EXIT_SELF, "create notify socket");
 	if (setsockopt(r->fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) ==

@@ -24,7 +24,7 @@ enum ready_state {
 	READY_CLOSED = 2	/* the pipe's writers are gone unready */
 };
 
-int ready_open(struct ready *r, int ready_fd, int floor);
+int ready_open(struct ready *r, int ready_fd, int avoid);
 enum ready_state ready_read(const struct ready *r, pid_t pid, pid_t sid);
 int notify_send(char *const lines[]);
 

@@ -17,13 +17,13 @@
 static int open_outputs(const struct spawn_plan *, int *, int *);
 static int open_output(const struct spawn_plan *, const char *, const char *);
 static bool is_fifo(const char *);
+static bool same_file(int, const struct stat *);
 static int check_output(const struct spawn_plan *, int, const char *,
     const char *);
 static int keep_messages(const struct spawn_plan *);
 static int place_fds(const struct spawn_plan *, int, int);
 static int place(int, int, const char *);
 static int keep_locks(const struct spawn_plan *);
-static int restore_limits(const struct spawn_plan *);
 static int exec_failed(const struct spawn_plan *);
 
 /*
@@ -50,7 +50,7 @@ spawn_exec(const struct spawn_plan *p)
 	verbose("working directory %s", p->dir);
 	verbose("exec %s", p->path);
 	/* No message after this: SIGPIPE is back at its default. */
-	if (restore_limits(p) == -1)
+	if (default_sigpipe() == -1)
 		goto failed;
 	coverage_flush();
 	execv(p->path, p->argv);
@@ -152,7 +152,7 @@ open_output(const struct spawn_plan *p, const char *path, const char *opt)
 		return failx(EXIT_SELF, "open %s: a FIFO with no reader", path);
 	if (fd == -1)
 		return fail(EXIT_SELF, "open %s", path);
-	fd = move_fd_up(fd, p->floor);
+	fd = move_fd_off(fd, p->avoid);
 	if (fd == -1)
 		return fail(EXIT_SELF, "open %s", path);
 	return check_output(p, fd, path, opt);
@@ -173,13 +173,14 @@ is_fifo(const char *path)
 /*
  * A regular file, a FIFO or a character device, and not a file we hold a
  * lock on: writing to it through another descriptor is harmless, but
- * closing that descriptor at exec would drop the lock.
+ * closing that descriptor at exec would drop the lock.  Nor one of our
+ * own pipes (through /dev/fd/N): the launcher would wait on the command.
  */
 static int
 check_output(const struct spawn_plan *p, int fd, const char *path,
     const char *opt)
 {
-	struct stat sb, lk;
+	struct stat sb;
 	int i, flags;
 
 	if (fstat(fd, &sb) == -1)
@@ -189,17 +190,29 @@ check_output(const struct spawn_plan *p, int fd, const char *path,
 		return failx(EXIT_SELF, "open %s: not a regular file, FIFO or "
 		    "character device", path);
 	for (i = 0; i < 2; i++)
-		if (p->locks[i] != -1 && fstat(p->locks[i], &lk) == 0 &&
-		    lk.st_dev == sb.st_dev && lk.st_ino == sb.st_ino)
+		if (same_file(p->locks[i], &sb))
 			return failx(EXIT_USAGE, "option %s: %s is the %s; "
 			    "writing there would drop its lock", opt, path,
 			    p->lock_names[i]);
+	if (same_file(p->report_fd, &sb) || same_file(p->ready_fd, &sb))
+		return failx(EXIT_USAGE, "option %s: %s is a pipe of "
+		    "daemonize's own", opt, path);
 	flags = fcntl(fd, F_GETFL);
 	if (flags == -1 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == -1)
 		return fail(EXIT_SELF, "open %s", path);
 	if (S_ISREG(sb.st_mode) && !p->append && ftruncate(fd, 0) == -1)
 		return fail(EXIT_SELF, "truncate %s", path);
 	return fd;
+}
+
+/* True if descriptor fd (-1: none) is open on the file sb describes. */
+static bool
+same_file(int fd, const struct stat *sb)
+{
+	struct stat other;
+
+	return fd != -1 && fstat(fd, &other) == 0 &&
+	    other.st_dev == sb->st_dev && other.st_ino == sb->st_ino;
 }
 
 /*
@@ -213,7 +226,7 @@ keep_messages(const struct spawn_plan *p)
 
 	if (p->keep_stdio ? p->err == NULL : !msg_is_verbose())
 		return 0;
-	fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, p->floor);
+	fd = move_fd_off(fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3), p->avoid);
 	if (fd == -1)
 		return fail(EXIT_SELF, "duplicate standard error");
 	msg_set_fd(fd);
@@ -221,9 +234,9 @@ keep_messages(const struct spawn_plan *p)
 }
 
 /*
- * Every source is at or above the plan's floor and every target below
- * it, so no dup2(2) here can replace a descriptor still to be placed,
- * nor a lock (which closing would drop).
+ * Every source is at 3 or above and off the ready target, and the targets
+ * are 0 to 2 and that target, so no dup2(2) here can replace a descriptor
+ * still to be placed, nor a lock (which closing would drop).
  */
 static int
 place_fds(const struct spawn_plan *p, int out, int err)
@@ -248,27 +261,6 @@ place(int fd, int target, const char *what)
 {
 	if (dup2(fd, target) == -1)
 		return fail(EXIT_SELF, "redirect %s", what);
-	return 0;
-}
-
-/*
- * What the launcher changed for itself goes back for the command: SIGPIPE
- * to its default, and the descriptor limit raised for a high --ready-fd.
- */
-static int
-restore_limits(const struct spawn_plan *p)
-{
-	struct rlimit rl;
-
-	if (default_sigpipe() == -1)
-		return -1;
-	if (p->nofile == 0)
-		return 0;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
-		return fail(EXIT_SELF, "get descriptor limit");
-	rl.rlim_cur = p->nofile;
-	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
-		return fail(EXIT_SELF, "restore descriptor limit");
 	return 0;
 }
 

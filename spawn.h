@@ -9,7 +9,6 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include <sys/resource.h>
 #include <sys/types.h>
 
 #include "creds.h"
@@ -45,8 +44,8 @@ struct spawn_plan {
 	int ready_target;
 	int locks[2];		/* locked files, kept across exec, or -1 */
 	const char *lock_names[2];
-	int floor;		/* every descriptor of ours is at or above it */
-	rlim_t nofile;		/* the descriptor limit to restore, or 0 */
+	int avoid;		/* ready_target, where no descriptor of ours
+				   may sit, or -1 */
 	int report_fd;		/* where a failure goes; -1: returned */
 };
 

@@ -216,3 +216,16 @@ check_unread_fifo() {
 	[ "$stderr" = "daemonize: open sock: No such device or address" ]
 	assert_nothing_left
 }
+
+# /dev/fd/N in the daemon may name the status pipe: an output there would
+# keep the launcher waiting for the command to exit.
+@test "-o naming a descriptor of daemonize's own never keeps the launcher waiting" {
+	for n in 3 4 5 6 7 8 9; do
+		run --separate-stderr timeout 5 "$DAEMONIZE" -p "$PF" \
+			-o "/dev/fd/$n" sh -c 'echo hi; exec sleep 1000'
+		echo "/dev/fd/$n: exit $status, said: $stderr"
+		[ "$status" -ne 124 ]
+		kill_test_processes
+		rm -f "$PF"
+	done
+}

@@ -258,3 +258,29 @@ check_failure_before_pid() {
 	wait_exec "$pid" sleep
 	[ "$(awk '/^Max open files/ { print $4 }' "/proc/$pid/limits")" = 1024 ]
 }
+
+@test "--ready-fd 1023 works under a hard descriptor limit of 1024" {
+	run -0 bash -c 'ulimit -n 1024 && exec "$0" -w5 --ready-fd 1023 \
+		-p "$1" bash -c "echo >&1023; exec sleep 1000"' "$DAEMONIZE" "$PF"
+	wait_exec "$(pid_in "$PF")" sleep
+}
+
+@test "--ready-fd at or above the soft descriptor limit exits 125, starts nothing" {
+	run -125 --separate-stderr prlimit --nofile=10:1024 "$DAEMONIZE" -w5 \
+		--ready-fd 20 -p "$PF" sleep 1000
+	[ "$stderr" = "daemonize: option --ready-fd 20: not under the descriptor limit (10)" ]
+	assert_nothing_left
+}
+
+# The second read(2) fails, before the daemon's PID has been read: with -w
+# the PID is read again, and the daemon stopped.
+@test "-w: a failure before the daemon's PID is read still stops the daemon" {
+	require_strace
+	run -125 --separate-stderr timed_strace 20 -f -b execve -o /dev/null \
+		-e trace=read -e inject=read:error=EIO:when=2 \
+		"$DAEMONIZE" -w3 --ready-fd 5 -p "$PF" \
+		sh -c 'echo >&5; exec sleep 1000'
+	is_one_line "$stderr"
+	wait_until 5 '[ -z "$(tagged_procs)" ]'
+	assert_nothing_left
+}

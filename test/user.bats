@@ -160,3 +160,17 @@ check_planted_link() {
 	env=$(tr '\0' '\n' <"/proc/$(pid_in "$PF")/environ")
 	run ! grep -q '^XDG_RUNTIME_DIR=' <<<"$env"
 }
+
+# -f -u keeps root in the saved user ID until the exec; the kernel then
+# leaves ambient capabilities, which the exec would pass on.
+@test "-f -u passes no ambient capability to the command" {
+	require_root
+	require_command capsh
+	capsh --caps="cap_net_raw,cap_setuid,cap_setgid,cap_setpcap+eip" \
+		--addamb=cap_net_raw -- -c "grep CapAmb /proc/self/status >before;
+		'$DAEMONIZE' -f -u nobody -- grep -E '^(Cap(Amb|Prm|Eff)|Uid)' \
+			/proc/self/status >after"
+	[ "$(cut -f2 before)" = 0000000000002000 ]
+	[ "$(grep -c $'\t0000000000000000$' after)" -eq 3 ]
+	grep -q $'^Uid:\t65534\t65534\t65534\t65534$' after
+}
