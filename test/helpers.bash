@@ -326,3 +326,15 @@ signal_pending_or_gone() {
 	pending=$(status_field "$1" ShdPnd) || return 0
 	(((0x$pending >> ($2 - 1)) & 1))
 }
+
+# Holds a remover's guard, a write lock on the first byte only, on FILE
+# for SECS seconds, in the background (tagged, so teardown kills it);
+# returns once it is held.  struct flock as on 64-bit Linux.
+hold_guard() {
+	perl -MFcntl -e 'open(F, "+<", $ARGV[0]) or die "open: $!";
+		my $fl = pack("s s x4 q q i x4", F_WRLCK, 0, 0, 1, 0);
+		fcntl(F, F_SETLK, $fl) or die "lock: $!";
+		open(M, ">", "$ARGV[0].held") and close(M);
+		sleep $ARGV[1]' "$1" "$2" >/dev/null 2>&1 3>&- &
+	wait_until 5 "[ -e '$1.held' ]"
+}

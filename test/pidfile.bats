@@ -268,3 +268,18 @@ refused_as_same_file() {
 	run -1 --separate-stderr "$DAEMONIZE" -p "$PF" sleep 1000
 	[ "$stderr" = "daemonize: already running (lock held with no pid)" ]
 }
+
+@test "a start waits for a remover's guard to go, then takes the pidfile" {
+	echo 99999999 >"$PF"
+	hold_guard "$PF" 1
+	run -0 "$DAEMONIZE" -p "$PF" sleep 1000
+	wait_exec "$(pid_in "$PF")" sleep
+}
+
+@test "a guard held longer than 5 s makes a start exit 125 with one line" {
+	echo 99999999 >"$PF"
+	hold_guard "$PF" 30
+	run -125 --separate-stderr "$DAEMONIZE" -p "$PF" sleep 1000
+	[ "$stderr" = "daemonize: lock pidfile $PF: held by another process for too long" ]
+	[ "$(cat "$PF")" = 99999999 ]
+}

@@ -376,3 +376,18 @@ start_stop_loop() {
 	run ! is_alive "$pid"
 	[ ! -e "$PF" ]
 }
+
+@test "--status takes a remover's guard for no daemon" {
+	echo 99999999 >"$PF"
+	hold_guard "$PF" 1
+	run -1 "$DAEMONIZE" --status -p "$PF"
+	[ "$output" = "not running (stale pidfile $PF)" ]
+}
+
+@test "--stop waits for another remover's guard, then removes the stale pidfile" {
+	echo 99999999 >"$PF"
+	hold_guard "$PF" 1
+	run -0 "$DAEMONIZE" --stop -p "$PF"
+	[ "$output" = "not running" ]
+	[ ! -e "$PF" ]
+}
