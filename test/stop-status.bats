@@ -246,22 +246,25 @@ control_after_pid_reuse() {
 	[ "$status" -eq 0 ]
 }
 
-@test "--stop leaves an unlocked file that holds no pid untouched" {
-	printf 'key=value\n' >"$PF"
+# --stop on an unlocked FILE holding CONTENT: exit 0, "not running", a
+# warning, and the file as it was, byte for byte and inode.
+assert_stop_leaves() {
+	printf '%s' "$1" >"$PF"
 	cp "$PF" before
 	inode=$(stat -c %i "$PF")
-	run "$DAEMONIZE" --stop -p "$PF"
+	run -0 --separate-stderr "$DAEMONIZE" --stop -p "$PF"
+	[ "$output" = "not running" ]
+	[ "$stderr" = "daemonize: remove pidfile $PF: holds something other than a PID; left as it is" ]
 	cmp before "$PF"
 	[ "$(stat -c %i "$PF")" = "$inode" ]
 }
 
+@test "--stop leaves an unlocked file that holds no pid untouched" {
+	assert_stop_leaves $'key=value\n'
+}
+
 @test "--stop leaves an unlocked file that holds a number and more untouched" {
-	printf '42\nkey=value\n' >"$PF"
-	cp "$PF" before
-	inode=$(stat -c %i "$PF")
-	run "$DAEMONIZE" --stop -p "$PF"
-	cmp before "$PF"
-	[ "$(stat -c %i "$PF")" = "$inode" ]
+	assert_stop_leaves $'42\nkey=value\n'
 }
 
 @test "--stop removes a stale pidfile that names a dead process" {
