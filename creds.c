@@ -2,10 +2,12 @@
  * Looking users up, and becoming them.
  */
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -17,6 +19,7 @@ static int find_user(const char *, struct creds *);
 static int find_group(const char *, struct creds *);
 static int find_groups(struct creds *);
 static int clear_ambient(void);
+static int drop_permitted(void);
 static int check_applied(const struct creds *, uid_t);
 static bool same_groups(const gid_t *, int, const gid_t *, int);
 
@@ -148,8 +151,11 @@ creds_set_environment(const struct creds *c)
  * execve(2) copies the effective ID into the saved one, so the command
  * has no way back; but if the exec fails, seteuid(0) can still remove the
  * pidfile.  The user may signal such a process, but not trace it: it is
- * not dumpable.  With root kept anywhere the kernel leaves the ambient
- * capabilities, which execve(2) would pass on: they are cleared.
+ * not dumpable.  With root kept anywhere the kernel leaves the permitted
+ * and ambient capabilities: they are emptied, so that the command starts
+ * as plain setuid(2) would leave it (a file's capabilities count as a
+ * gain: not dumpable, AT_SECURE), and the failed exec's cleanup works
+ * with root's user ID alone.
  */
 int
 creds_apply(const struct creds *c, bool keep_root)
@@ -164,7 +170,35 @@ creds_apply(const struct creds *c, bool keep_root)
 		return fail(EXIT_SELF, "set user ID %ld", (long)c->uid);
 	if (clear_ambient() == -1)
 		return fail(EXIT_SELF, "clear ambient capabilities");
+	if (keep_root && drop_permitted() == -1)
+		return fail(EXIT_SELF, "drop capabilities");
 	return check_applied(c, keep_root ? 0 : c->uid);
+}
+
+/*
+ * Empties the permitted and effective capability sets, and keeps the
+ * inheritable one, as setuid(2) away from root does.  libc has no wrapper
+ * for capget(2) and capset(2), and <linux/capability.h> is not libc's:
+ * the kernel's structures, version 3 (two words a set), are spelled here.
+ */
+static int
+drop_permitted(void)
+{
+	struct { uint32_t version; int pid; } head = { 0x20080522, 0 };
+	struct { uint32_t effective, permitted, inheritable; } data[2];
+
+	if (syscall(SYS_capget, &head, data) == -1)
+		return -1;
+	data[0].effective = data[0].permitted = 0;
+	data[1].effective = data[1].permitted = 0;
+	if (syscall(SYS_capset, &head, data) == -1 ||
+	    syscall(SYS_capget, &head, data) == -1)
+		return -1;
+	if (data[0].permitted != 0 || data[1].permitted != 0) {
+		errno = EPERM;
+		return -1;
+	}
+	return 0;
 }
 
 /* EINVAL: a kernel before 4.3, which has no ambient capabilities. */

@@ -545,7 +545,8 @@ move_fd_off(int fd, int avoid)
 	if (fd != avoid || fd == -1)
 		return fd;
 	up = fcntl(fd, F_DUPFD_CLOEXEC, avoid + 1);
-	saved = errno;
+	/* With avoid + 1 at the limit the kernel says EINVAL: no room. */
+	saved = up == -1 && errno == EINVAL ? EMFILE : errno;
 	(void)close(fd);
 	errno = saved;
 	return up;

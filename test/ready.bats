@@ -286,3 +286,11 @@ check_failure_before_pid() {
 	wait_until 5 '[ -z "$(tagged_procs)" ]'
 	assert_nothing_left
 }
+
+@test "--ready-fd just under a full descriptor limit says there is no room" {
+	run -125 --separate-stderr bash -c 'ulimit -n 10 && exec "$0" -p "$1" \
+		-l lock -w5 --ready-fd 9 sleep 1000' "$DAEMONIZE" "$PF"
+	is_one_line "$stderr"
+	[[ $stderr == *": Too many open files" ]]
+	assert_nothing_left
+}

@@ -174,3 +174,19 @@ check_planted_link() {
 	[ "$(grep -c $'\t0000000000000000$' after)" -eq 3 ]
 	grep -q $'^Uid:\t65534\t65534\t65534\t65534$' after
 }
+
+# A process that is not dumpable has its /proc/PID files owned by root.
+# A command that gains file capabilities must not be dumpable, or the
+# user could read its memory through a core dump.
+@test "-f -u: a command that gains file capabilities is not dumpable" {
+	require_root
+	require_command setcap
+	dir=$(public_dir)
+	cp "$(readlink -f "$(command -v sleep)")" "$dir/capsleep"
+	setcap cap_net_bind_service=+ep "$dir/capsleep"
+	"$DAEMONIZE" -f -u nobody -p "$PF" "$dir/capsleep" 1000 &
+	wait_until 5 '[ -s "$PF" ] && [ "$(readlink "/proc/$(pid_in "$PF")/exe")" = "$dir/capsleep" ]'
+	pid=$(pid_in "$PF")
+	[ "$(status_field "$pid" CapPrm)" = 0000000000000400 ]
+	[ "$(stat -c %u "/proc/$pid/environ")" = 0 ]
+}
