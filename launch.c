@@ -53,6 +53,7 @@ struct launch {
 	int dirfd;		/* -f -p: the pidfile's directory, or -1 */
 	pid_t daemon;		/* once the daemon says */
 	pid_t wrote;		/* a failed daemon that wrote the pidfile */
+	pid_t self;		/* in the daemon: its PID */
 	bool settled;		/* -w: the daemon is stopped and reaped */
 };
 
@@ -80,7 +81,7 @@ static int give_up(struct launch *, int, const char *, ...) PRINTF_LIKE(3, 4);
 static void remove_pidfile(const struct launch *, pid_t);
 static int run_daemon(struct launch *);
 static int lock_files(struct launch *);
-static int check_streams(const struct spawn_plan *);
+static int check_streams(const struct launch *);
 static int lock_file(const char *, const char *, int, int *);
 static int run_foreground(struct launch *);
 
@@ -443,9 +444,10 @@ start_daemon(struct launch *l)
 		return fail(EXIT_SELF, "fork");
 	if (pid == 0) {
 		/* -w blocked the signals it takes through its signalfd. */
-		if ((l->o->wait == 0 || clear_signal_mask() == 0) &&
-		    spawn_detach(&l->plan) == 0)
+		if (l->o->wait == 0 || clear_signal_mask() == 0) {
+			l->self = spawn_detach(&l->plan);
 			(void)run_daemon(l);
+		}
 		spawn_fail(&l->plan);
 	}
 	(void)close(l->report[1]);
@@ -511,6 +513,8 @@ read_report(struct launch *l, bool *failed)
 		return 0;
 	if (rec.type == REPORT_PID)
 		l->daemon = (pid_t)rec.pid;
+	else if (rec.type == REPORT_VERBOSE)
+		msg_print(rec.text);
 	else if (rec.type == REPORT_FAIL) {
 		fail_set(rec.code, rec.text);
 		l->wrote = (pid_t)rec.pid;
@@ -646,8 +650,9 @@ remove_pidfile(const struct launch *l, pid_t pid)
 static int
 run_daemon(struct launch *l)
 {
-	if (msg_is_verbose())
-		verbose("daemon pid %ld", (long)getpid());
+	if (!l->plan.keep_stdio && spawn_null_stdio(&l->plan) == -1)
+		return -1;
+	verbose("daemon pid %ld", (long)l->self);
 	if (lock_files(l) == -1)
 		return -1;
 	test_pause("daemon-locked");
@@ -671,7 +676,7 @@ lock_files(struct launch *l)
 	    l->plan.avoid, &locks[1]) == -1)
 		return -1;
 	if (o->pidfile == NULL)
-		return check_streams(&l->plan);
+		return check_streams(l);
 	/* Never a second descriptor of a locked file: closing it unlocks. */
 	if (o->lockfile != NULL && (strcmp(o->pidfile, o->lockfile) == 0 ||
 	    (lstat(o->pidfile, &a) == 0 && fstat(locks[1], &b) == 0 &&
@@ -681,7 +686,7 @@ lock_files(struct launch *l)
 	} else if (lock_file(o->pidfile, "pidfile", l->plan.avoid,
 	    &locks[0]) == -1)
 		return -1;
-	if (check_streams(&l->plan) == -1)
+	if (check_streams(l) == -1)
 		return -1;
 	if (pidfile_check(locks[0]) == -1) {
 		(void)close(locks[0]);	/* not ours to clean up */
@@ -689,24 +694,28 @@ lock_files(struct launch *l)
 		return failx(EXIT_SELF, "open pidfile %s: %s", o->pidfile,
 		    lock_result_text(LOCK_NOT_PIDFILE));
 	}
-	if (pidfile_write(locks[0], getpid()) == -1)
+	if (pidfile_write(locks[0], l->self) == -1)
 		return fail(EXIT_SELF, "write pidfile %s", o->pidfile);
 	verbose("pidfile %s written", o->pidfile);
 	return 0;
 }
 
 /*
- * The caller's standard streams must not be a file we lock: replacing
- * them, or the command closing them, would close a descriptor of that
- * file, which drops our lock on it.
+ * -f keeps the caller's standard streams, which must not be a file we
+ * lock: replacing them, or the command closing them, would close a
+ * descriptor of that file, which drops our lock on it.  (A daemon has put
+ * /dev/null in their place before it locked anything.)
  */
 static int
-check_streams(const struct spawn_plan *p)
+check_streams(const struct launch *l)
 {
 	static const char *const names[] = { "input", "output", "error" };
+	const struct spawn_plan *p = &l->plan;
 	struct stat sb, lk;
 	int fd, i;
 
+	if (!p->keep_stdio)
+		return 0;
 	for (fd = STDIN_FILENO; fd <= STDERR_FILENO; fd++) {
 		if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode))
 			continue;
@@ -765,6 +774,7 @@ run_foreground(struct launch *l)
 		dirfd = move_fd_off(open(dirname(dir), O_PATH | O_DIRECTORY |
 		    O_CLOEXEC), l->plan.avoid);
 	}
+	l->self = getpid();
 	if (run_daemon(l) == 0 || l->plan.locks[0] == -1 || dirfd == -1)
 		return -1;
 	/* -u left root in the saved user ID for this (creds_apply); if it

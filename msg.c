@@ -15,9 +15,10 @@ static const char prefix[] = "daemonize: ";
 static struct {
 	bool verbose;
 	int fd;			/* where lines go: standard error, or a copy */
+	int pipe;		/* a child's -v lines go there as records */
 	int code;		/* the recorded failure's exit status */
 	char text[MSG_MAX];	/* and its message, escaped */
-} msg = { .fd = STDERR_FILENO, .code = EXIT_SELF };
+} msg = { .fd = STDERR_FILENO, .pipe = -1, .code = EXIT_SELF };
 
 static void vformat(char *, size_t, int, const char *, va_list)
     PRINTF_LIKE(4, 0);
@@ -49,6 +50,20 @@ msg_fd(void)
 	return msg.fd;
 }
 
+/* In a child: -v lines go to the parent, as records on fd, to print. */
+void
+msg_to_pipe(int fd)
+{
+	msg.pipe = fd;
+}
+
+/* A line another process formatted: "daemonize: text". */
+void
+msg_print(const char *text)
+{
+	put_line(text);
+}
+
 /* With -v: one line now. */
 void
 verbose(const char *fmt, ...)
@@ -61,7 +76,10 @@ verbose(const char *fmt, ...)
 	va_start(ap, fmt);
 	vformat(text, sizeof(text), 0, fmt, ap);
 	va_end(ap);
-	put_line(text);
+	if (msg.pipe != -1)
+		(void)report_send(msg.pipe, REPORT_VERBOSE, 0, 0, text);
+	else
+		put_line(text);
 }
 
 /* One line now, and go on. */
@@ -221,4 +239,45 @@ write_all(int fd, const void *buf, size_t len)
 		len -= (size_t)n;
 	}
 	return 0;
+}
+
+/* One record, in one write. */
+int
+report_send(int fd, enum report_type type, int code, long pid,
+    const char *text)
+{
+	struct report r = { .type = type, .code = code, .pid = pid };
+
+	if (text != NULL)
+		(void)snprintf(r.text, sizeof(r.text), "%s", text);
+	return write_all(fd, &r, sizeof(r));
+}
+
+/*
+ * Reads one record: 1 when one came, 0 at the end, -1 with errno on an
+ * error or a torn record (EPROTO), which no honest writer leaves.
+ */
+int
+report_receive(int fd, struct report *r)
+{
+	size_t got = 0;
+	ssize_t n;
+
+	while (got < sizeof(*r)) {
+		n = read(fd, (char *)r + got, sizeof(*r) - got);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			return -1;
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	if (got == sizeof(*r)) {
+		r->text[sizeof(r->text) - 1] = '\0';
+		return 1;
+	}
+	if (got != 0)
+		errno = EPROTO;
+	return got == 0 ? 0 : -1;
 }

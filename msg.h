@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 enum exit_code {
 	EXIT_OK = 0,		/* the command runs */
@@ -41,5 +42,30 @@ int fail_code(void);
 const char *fail_text(void);
 int fail_report(void);
 int write_all(int fd, const void *buf, size_t len);
+
+/*
+ * A child between fork and exec talks to its parent in records on a pipe:
+ * fixed-size, each in one write(2) well under PIPE_BUF, so never split nor
+ * mixed, and the parent can tell a PID from a message from a lost byte.
+ */
+enum report_type {
+	REPORT_PID = 1,		/* the daemon's PID, first */
+	REPORT_FAIL = 2,	/* it failed: its exit status, why, and its
+				   PID if the pidfile may hold it */
+	REPORT_VERBOSE = 3	/* a -v line, for the parent to print */
+};
+
+struct report {
+	int32_t type;
+	int32_t code;
+	int64_t pid;
+	char text[MSG_MAX];
+};
+
+void msg_to_pipe(int fd);
+void msg_print(const char *text);
+int report_send(int fd, enum report_type type, int code, long pid,
+    const char *text);
+int report_receive(int fd, struct report *r);
 
 #endif

@@ -67,10 +67,10 @@ failed:
  * process ends there; the grandchild, in the session but not its leader,
  * so that no terminal it opens can become its controlling one, sends its
  * own PID first, so that the parent knows it even if the middle process
- * is killed before it exits, and goes on (returns 0).  A failure ends the
- * child.
+ * is killed before it exits, and goes on (returns that PID).  A failure
+ * ends the child.
  */
-int
+pid_t
 spawn_detach(const struct spawn_plan *p)
 {
 	pid_t pid;
@@ -89,10 +89,31 @@ spawn_detach(const struct spawn_plan *p)
 		coverage_flush();
 		_exit(EXIT_OK);
 	}
-	if (report_send(p->report_fd, REPORT_PID, 0, getpid(), NULL) == -1) {
+	pid = getpid();
+	if (report_send(p->report_fd, REPORT_PID, 0, pid, NULL) == -1) {
 		(void)fail(EXIT_SELF, "report daemon pid");
 		spawn_fail(p);
 	}
+	return pid;
+}
+
+/*
+ * Before the child takes a lock: its standard streams go to /dev/null
+ * now, so that none of the caller's, which may be open on a file it is
+ * about to lock, is closed later: closing any descriptor of a file drops
+ * the locks on it.  For the same reason its -v lines go to the parent,
+ * not to a copy of the caller's standard error.  The plan's output files
+ * replace the streams at the end.
+ */
+int
+spawn_null_stdio(struct spawn_plan *p)
+{
+	msg_to_pipe(p->report_fd);
+	if (place(p->devnull, STDIN_FILENO, "standard input") == -1 ||
+	    place(p->devnull, STDOUT_FILENO, "standard output") == -1 ||
+	    place(p->devnull, STDERR_FILENO, "standard error") == -1)
+		return -1;
+	p->stdio_null = true;
 	return 0;
 }
 
@@ -216,15 +237,16 @@ same_file(int fd, const struct stat *sb)
 }
 
 /*
- * Messages after standard error is replaced still go to the caller's:
- * with -v, and in the foreground, where main() reports a failed exec.
+ * -f -e: messages after standard error is replaced still go to the
+ * caller's, where main() reports a failed exec.  (A daemon's go to its
+ * parent: spawn_null_stdio.)
  */
 static int
 keep_messages(const struct spawn_plan *p)
 {
 	int fd;
 
-	if (p->keep_stdio ? p->err == NULL : !msg_is_verbose())
+	if (!p->keep_stdio || p->err == NULL)
 		return 0;
 	fd = move_fd_off(fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3), p->avoid);
 	if (fd == -1)
@@ -241,13 +263,14 @@ keep_messages(const struct spawn_plan *p)
 static int
 place_fds(const struct spawn_plan *p, int out, int err)
 {
-	if (!p->keep_stdio && place(p->devnull, STDIN_FILENO,
-	    "standard input") == -1)
+	bool fill = !p->keep_stdio && !p->stdio_null;
+
+	if (fill && place(p->devnull, STDIN_FILENO, "standard input") == -1)
 		return -1;
-	if ((!p->keep_stdio || p->out != NULL) &&
+	if ((fill || p->out != NULL) &&
 	    place(out, STDOUT_FILENO, "standard output") == -1)
 		return -1;
-	if ((!p->keep_stdio || p->err != NULL) &&
+	if ((fill || p->err != NULL) &&
 	    place(err, STDERR_FILENO, "standard error") == -1)
 		return -1;
 	if (p->ready_fd != -1 &&
@@ -290,45 +313,4 @@ exec_failed(const struct spawn_plan *p)
 		    name);
 	return fail(errno == ENOENT ? EXIT_NOTFOUND : EXIT_NOEXEC,
 	    "execute %s", name);
-}
-
-/* One record, in one write. */
-int
-report_send(int fd, enum report_type type, int code, pid_t pid,
-    const char *text)
-{
-	struct report r = { .type = type, .code = code, .pid = pid };
-
-	if (text != NULL)
-		(void)snprintf(r.text, sizeof(r.text), "%s", text);
-	return write_all(fd, &r, sizeof(r));
-}
-
-/*
- * Reads one record: 1 when one came, 0 at the end, -1 with errno on an
- * error or a torn record (EPROTO), which no honest writer leaves.
- */
-int
-report_receive(int fd, struct report *r)
-{
-	size_t got = 0;
-	ssize_t n;
-
-	while (got < sizeof(*r)) {
-		n = read(fd, (char *)r + got, sizeof(*r) - got);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1)
-			return -1;
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	if (got == sizeof(*r)) {
-		r->text[sizeof(r->text) - 1] = '\0';
-		return 1;
-	}
-	if (got != 0)
-		errno = EPROTO;
-	return got == 0 ? 0 : -1;
 }
