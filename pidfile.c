@@ -24,12 +24,13 @@
 /* Internal results, beside enum lock_result. */
 #define LOCK_RETRY (-1)		/* a guard, or the file changed: again */
 
-static int lock_once(const char *, int, pid_t *);
+static int lock_once(const char *, int, const struct stat *, pid_t *);
 static int who_holds(int, pid_t *);
 static pid_t read_pid(int);
-static bool still_named(const char *, int);
-static int open_pidfile(const char *, int, enum lock_result *);
-static int remove_guarded(const char *, int, pid_t);
+static bool still_named(const char *, const struct stat *);
+static int open_pidfile(const char *, int, struct stat *,
+    enum lock_result *);
+static int remove_guarded(const char *, int, const struct stat *, pid_t);
 static void backoff(long *);
 
 /*
@@ -42,16 +43,17 @@ lock_acquire(const char *path, int avoid, int *fdp, pid_t *holder)
 {
 	long deadline = now_ms() + GUARD_WAIT_MS, step = 1;
 	enum lock_result why;
+	struct stat sb;
 	int fd, r, saved;
 
 	for (;;) {
-		fd = open_pidfile(path, O_RDWR | O_CREAT, &why);
+		fd = open_pidfile(path, O_RDWR | O_CREAT, &sb, &why);
 		if (fd == -1)
 			return why;
 		fd = move_fd_off(fd, avoid);
 		if (fd == -1)
 			return LOCK_FAILED;
-		r = lock_once(path, fd, holder);
+		r = lock_once(path, fd, &sb, holder);
 		if (r == LOCK_TAKEN) {
 			*fdp = fd;
 			return LOCK_TAKEN;
@@ -71,7 +73,7 @@ lock_acquire(const char *path, int avoid, int *fdp, pid_t *holder)
 
 /* Takes the whole file's lock on fd, or finds out who holds it. */
 static int
-lock_once(const char *path, int fd, pid_t *holder)
+lock_once(const char *path, int fd, const struct stat *opened, pid_t *holder)
 {
 	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
 
@@ -81,7 +83,7 @@ lock_once(const char *path, int fd, pid_t *holder)
 		 * between our open and our lock, we hold a lock on a file
 		 * nobody can see: open the path again.
 		 */
-		return still_named(path, fd) ? LOCK_TAKEN : LOCK_RETRY;
+		return still_named(path, opened) ? LOCK_TAKEN : LOCK_RETRY;
 	if (errno != EAGAIN && errno != EACCES)
 		return LOCK_FAILED;
 	return who_holds(fd, holder);
@@ -116,10 +118,11 @@ pidfile_inspect(const char *path, struct pidfile_info *pi)
 {
 	long start = now_ms(), step = 1;
 	enum lock_result why;
+	struct stat sb;
 	pid_t again = 0;
 	int fd, r;
 
-	fd = open_pidfile(path, O_RDONLY, &why);
+	fd = open_pidfile(path, O_RDONLY, &sb, &why);
 	if (fd == -1)
 		return why;
 	for (;;) {
@@ -189,13 +192,10 @@ pidfile_remove(const char *path, pid_t pid)
 	struct stat sb;
 	int fd, r, saved;
 
-	/* Not there: nothing to do, and nothing to create to find that out. */
-	if (lstat(path, &sb) == -1 && errno == ENOENT)
-		return LOCK_MISSING;
-	fd = open_pidfile(path, O_RDWR, &why);
+	fd = open_pidfile(path, O_RDWR, &sb, &why);
 	if (fd == -1)
 		return why;
-	r = remove_guarded(path, fd, pid);
+	r = remove_guarded(path, fd, &sb, pid);
 	saved = errno;
 	(void)close(fd);
 	errno = saved;
@@ -204,7 +204,7 @@ pidfile_remove(const char *path, pid_t pid)
 
 /* Takes the guard on fd, then checks and unlinks. */
 static int
-remove_guarded(const char *path, int fd, pid_t pid)
+remove_guarded(const char *path, int fd, const struct stat *opened, pid_t pid)
 {
 	struct flock guard = { .l_type = F_WRLCK, .l_whence = SEEK_SET,
 	    .l_len = 1 };
@@ -224,7 +224,7 @@ remove_guarded(const char *path, int fd, pid_t pid)
 		}
 		backoff(&step);
 	}
-	if (!still_named(path, fd))
+	if (!still_named(path, opened))
 		return LOCK_MISSING;
 	named = read_pid(fd);
 	if (named == -1)
@@ -265,9 +265,9 @@ lock_result_text(enum lock_result r)
  * FIFO, and only if it is a regular file; -1 and *why otherwise.
  */
 static int
-open_pidfile(const char *path, int flags, enum lock_result *why)
+open_pidfile(const char *path, int flags, struct stat *sb,
+    enum lock_result *why)
 {
-	struct stat sb;
 	int fd, saved;
 
 	fd = open(path, flags | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK |
@@ -276,9 +276,9 @@ open_pidfile(const char *path, int flags, enum lock_result *why)
 		*why = errno == ENOENT ? LOCK_MISSING : LOCK_OPEN_FAILED;
 		return -1;
 	}
-	if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode))
+	if (fstat(fd, sb) == 0 && S_ISREG(sb->st_mode))
 		return fd;
-	*why = S_ISREG(sb.st_mode) ? LOCK_FAILED : LOCK_NOT_FILE;
+	*why = S_ISREG(sb->st_mode) ? LOCK_FAILED : LOCK_NOT_FILE;
 	saved = errno;
 	(void)close(fd);
 	errno = saved;
@@ -305,14 +305,14 @@ read_pid(int fd)
 	return (pid_t)pid;
 }
 
-/* True while path still names the file open on fd. */
+/* True while path still names the file opened, whose fstat is given. */
 static bool
-still_named(const char *path, int fd)
+still_named(const char *path, const struct stat *opened)
 {
-	struct stat opened, named;
+	struct stat named;
 
-	return fstat(fd, &opened) == 0 && lstat(path, &named) == 0 &&
-	    opened.st_dev == named.st_dev && opened.st_ino == named.st_ino;
+	return lstat(path, &named) == 0 && opened->st_dev == named.st_dev &&
+	    opened->st_ino == named.st_ino;
 }
 
 /* Sleeps step ms, doubling it up to 50 ms: a guard lasts microseconds. */
