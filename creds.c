@@ -172,7 +172,11 @@ creds_apply(const struct creds *c, bool keep_root)
 		return fail(EXIT_SELF, "clear ambient capabilities");
 	if (keep_root && drop_permitted() == -1)
 		return fail(EXIT_SELF, "drop capabilities");
-	return check_applied(c, keep_root ? 0 : c->uid);
+	if (check_applied(c, keep_root ? 0 : c->uid) == -1)
+		return -1;
+	verbose("user %s (uid %ld, gid %ld)", c->name, (long)c->uid,
+	    (long)c->gid);
+	return 0;
 }
 
 /*
