@@ -50,7 +50,6 @@ struct launch {
 	struct ready ready;	/* -w */
 	int sigfd;		/* -w: the signals that interrupt, or -1 */
 	int report[2];		/* the status pipe */
-	int dirfd;		/* -f -p: the pidfile's directory, or -1 */
 	pid_t daemon;		/* once the daemon says */
 	pid_t wrote;		/* a failed daemon that wrote the pidfile */
 	pid_t self;		/* in the daemon: its PID */
@@ -90,7 +89,7 @@ int
 launch(const struct options *o)
 {
 	struct launch l = { .o = o, .sigfd = -1, .report = { -1, -1 },
-	    .dirfd = -1, .ready = { -1, -1, false } };
+	    .ready = { -1, -1, false } };
 
 	int r;
 
