@@ -90,7 +90,6 @@ launch(const struct options *o)
 {
 	struct launch l = { .o = o, .sigfd = -1, .report = { -1, -1 },
 	    .ready = { -1, -1, false } };
-
 	int r;
 
 	r = prepare(&l);
