@@ -80,7 +80,6 @@ static int give_up(struct launch *, int, const char *, ...) PRINTF_LIKE(3, 4);
 static void remove_pidfile(const struct launch *, pid_t);
 static int run_daemon(struct launch *);
 static int lock_files(struct launch *);
-static int check_streams(const struct launch *);
 static int lock_file(const char *, const char *, int, int *);
 static int run_foreground(struct launch *);
 
@@ -674,7 +673,7 @@ lock_files(struct launch *l)
 	    l->plan.avoid, &locks[1]) == -1)
 		return -1;
 	if (o->pidfile == NULL)
-		return check_streams(l);
+		return spawn_check_streams(&l->plan);
 	/* Never a second descriptor of a locked file: closing it unlocks. */
 	if (o->lockfile != NULL && (strcmp(o->pidfile, o->lockfile) == 0 ||
 	    (lstat(o->pidfile, &a) == 0 && fstat(locks[1], &b) == 0 &&
@@ -684,7 +683,7 @@ lock_files(struct launch *l)
 	} else if (lock_file(o->pidfile, "pidfile", l->plan.avoid,
 	    &locks[0]) == -1)
 		return -1;
-	if (check_streams(l) == -1)
+	if (spawn_check_streams(&l->plan) == -1)
 		return -1;
 	if (pidfile_check(locks[0]) == -1) {
 		(void)close(locks[0]);	/* not ours to clean up */
@@ -695,35 +694,6 @@ lock_files(struct launch *l)
 	if (pidfile_write(locks[0], l->self) == -1)
 		return fail(EXIT_SELF, "write pidfile %s", o->pidfile);
 	verbose("pidfile %s written", o->pidfile);
-	return 0;
-}
-
-/*
- * -f keeps the caller's standard streams, which must not be a file we
- * lock: replacing them, or the command closing them, would close a
- * descriptor of that file, which drops our lock on it.  (A daemon has put
- * /dev/null in their place before it locked anything.)
- */
-static int
-check_streams(const struct launch *l)
-{
-	static const char *const names[] = { "input", "output", "error" };
-	const struct spawn_plan *p = &l->plan;
-	struct stat sb, lk;
-	int fd, i;
-
-	if (!p->keep_stdio)
-		return 0;
-	for (fd = STDIN_FILENO; fd <= STDERR_FILENO; fd++) {
-		if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode))
-			continue;
-		for (i = 0; i < 2; i++)
-			if (p->locks[i] != -1 && fstat(p->locks[i], &lk) == 0 &&
-			    lk.st_dev == sb.st_dev && lk.st_ino == sb.st_ino)
-				return failx(EXIT_USAGE, "standard %s is the "
-				    "%s; closing it would drop its lock",
-				    names[fd], p->lock_names[i]);
-	}
 	return 0;
 }
 

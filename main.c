@@ -37,7 +37,7 @@ main(int argc, char *argv[])
 	 * we exit: writes fail with EPIPE instead.  The command gets SIGPIPE
 	 * back at its default (spawn_exec).
 	 */
-	if (ignore_sigpipe() == -1 || refuse_setid() == -1)
+	if (set_sigpipe(true) == -1 || refuse_setid() == -1)
 		return fail_report();
 	r = options_parse(&o, argc, argv);
 	if (r == 0)

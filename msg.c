@@ -31,23 +31,11 @@ msg_set_verbose(bool on)
 	msg.verbose = on;
 }
 
-bool
-msg_is_verbose(void)
-{
-	return msg.verbose;
-}
-
 /* Lines go to fd from now on: a copy of standard error that outlives it. */
 void
 msg_set_fd(int fd)
 {
 	msg.fd = fd;
-}
-
-int
-msg_fd(void)
-{
-	return msg.fd;
 }
 
 /* In a child: -v lines go to the parent, as records on fd, to print. */

@@ -29,9 +29,7 @@ enum exit_code {
 #define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
 
 void msg_set_verbose(bool on);
-bool msg_is_verbose(void);
 void msg_set_fd(int fd);
-int msg_fd(void);
 
 void verbose(const char *fmt, ...) PRINTF_LIKE(1, 2);
 void warning(const char *fmt, ...) PRINTF_LIKE(1, 2);

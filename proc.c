@@ -425,23 +425,14 @@ reset_signals(void)
 	return clear_signal_mask();
 }
 
+/* SIGPIPE ignored (while we write), or at its default (for the command). */
 int
-ignore_sigpipe(void)
+set_sigpipe(bool ignored)
 {
-	struct sigaction sa = { .sa_handler = SIG_IGN };
+	struct sigaction sa = { .sa_handler = ignored ? SIG_IGN : SIG_DFL };
 
 	if (sigaction(SIGPIPE, &sa, NULL) == -1)
-		return fail(EXIT_SELF, "ignore SIGPIPE");
-	return 0;
-}
-
-int
-default_sigpipe(void)
-{
-	struct sigaction sa = { .sa_handler = SIG_DFL };
-
-	if (sigaction(SIGPIPE, &sa, NULL) == -1)
-		return fail(EXIT_SELF, "reset SIGPIPE");
+		return fail(EXIT_SELF, "set SIGPIPE");
 	return 0;
 }
 

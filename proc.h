@@ -33,8 +33,7 @@ void coverage_flush(void);
 long now_ms(void);
 void nap_ms(long ms);
 
-int ignore_sigpipe(void);
-int default_sigpipe(void);
+int set_sigpipe(bool ignored);
 int reset_signals(void);
 int clear_signal_mask(void);
 int close_fds_from(int lowfd);

@@ -50,11 +50,11 @@ spawn_exec(const struct spawn_plan *p)
 	verbose("working directory %s", p->dir);
 	verbose("exec %s", p->path);
 	/* No message after this: SIGPIPE is back at its default. */
-	if (default_sigpipe() == -1)
+	if (set_sigpipe(false) == -1)
 		goto failed;
 	coverage_flush();
 	execv(p->path, p->argv);
-	(void)ignore_sigpipe();
+	(void)set_sigpipe(true);
 	(void)exec_failed(p);
 failed:
 	if (p->report_fd != -1)
@@ -224,6 +224,32 @@ check_output(const struct spawn_plan *p, int fd, const char *path,
 	if (S_ISREG(sb.st_mode) && !p->append && ftruncate(fd, 0) == -1)
 		return fail(EXIT_SELF, "truncate %s", path);
 	return fd;
+}
+
+/*
+ * -f keeps the caller's standard streams, which must not be a file we
+ * lock: replacing them, or the command closing them, would close a
+ * descriptor of that file, which drops our lock on it.  (A daemon has put
+ * /dev/null in their place before it locked anything.)
+ */
+int
+spawn_check_streams(const struct spawn_plan *p)
+{
+	static const char *const streams[] = { "standard input",
+	    "standard output", "standard error" };
+	struct stat sb;
+	int fd, i;
+
+	if (!p->keep_stdio)
+		return 0;
+	for (fd = STDIN_FILENO; fd <= STDERR_FILENO; fd++)
+		for (i = 0; i < 2; i++)
+			if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) &&
+			    same_file(p->locks[i], &sb))
+				return failx(EXIT_USAGE, "%s is the %s; closing "
+				    "it would drop its lock", streams[fd],
+				    p->lock_names[i]);
+	return 0;
 }
 
 /* True if descriptor fd (-1: none) is open on the file sb describes. */

@@ -36,6 +36,7 @@ struct spawn_plan {
 
 pid_t spawn_detach(const struct spawn_plan *p);
 int spawn_null_stdio(struct spawn_plan *p);
+int spawn_check_streams(const struct spawn_plan *p);
 int spawn_exec(const struct spawn_plan *p);
 _Noreturn void spawn_fail(const struct spawn_plan *p);
 
