@@ -12,7 +12,9 @@ RUNS=${RUNS:-100}
 OUT=bench/RESULTS.md
 TARGET=$(readlink -f "$(command -v sleep)")
 WORK=$(mktemp -d /tmp/daemonize-bench.XXXXXX)
-PF=$WORK/pf
+# libslack daemon writes its client's PID beside the pidfile, in a name made
+# by replacing the last four characters (".pid") with ".clientpid".
+PF=$WORK/daemon.pid
 # A unique argument (sleep adds its arguments up), so that our daemons, and
 # only they, can be found in /proc and killed by PID after each run.
 TOKEN=0.$$$RANDOM
