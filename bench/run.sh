@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # make bench: what it costs to launch a daemon with daemonize, with each peer
-# that is installed, and with the smallest correct launcher (bench/floor).
-# Prints one markdown table and writes it, with the machine, to
-# bench/RESULTS.md.  bench/README.md explains the method.
+# that is installed, and with the smallest correct launcher (bench/floor);
+# then what supervision costs (bench/supervise.sh): restart latency, and the
+# memory and wakeups of an idle supervisor, beside the peers.  Prints
+# markdown tables and writes them, with the machine, to bench/RESULTS.md.
+# bench/README.md explains the method.
 #
-# RUNS=N sets the timed runs per tool and limit (default 100).
+# RUNS=N sets the timed runs per tool and limit (default 100); RESTARTS=N
+# the timed restarts per supervisor (default 50); IDLE_SECS=N how long an
+# idle supervisor is watched (default 5).  `bench/run.sh --supervision`
+# prints the supervision tables alone and writes nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,9 +30,12 @@ HIGH=$(ulimit -Hn)
 
 cleanup() {
 	reap
+	sup_reap
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
+# shellcheck source=bench/supervise.sh
+. bench/supervise.sh
 
 # Kills the daemons this script started, by PID: the targets with the
 # token in their command line, and libslack's supervisor that stays with
@@ -209,6 +217,8 @@ main() {
 			"${slo% *}" "${slo#* }" "${shi% *}" "${shi#* }" "$sz" "$rss" \
 			>>"$WORK/table"
 	done
+	echo >>"$WORK/table"
+	supervision >>"$WORK/table"
 	cp "$WORK/table" "$OUT"
 	cat "$OUT"
 }
@@ -220,6 +230,11 @@ if [ "${1:-}" = --reap ]; then
 	trap - EXIT
 	rmdir "$WORK"
 	reap
+	exit 0
+fi
+# The supervision rows alone, printed and not written to bench/RESULTS.md.
+if [ "${1:-}" = --supervision ]; then
+	supervision
 	exit 0
 fi
 main

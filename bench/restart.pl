@@ -1,0 +1,174 @@
+#!/usr/bin/perl
+# restart.pl: restart latency of supervisors, for bench/run.sh.
+#
+#	perl bench/restart.pl RUNS WARMUPS FIFO LABEL...
+#
+# Each LABEL names one running supervisor whose worker is bench/run.sh's
+# worker script: it writes "LABEL PID" to the FIFO, and then execs sleep.  The worker of each
+# supervisor in turn, round after round (interleaved, so that drift in the
+# machine's speed falls on all alike), is killed with SIGKILL; the latency
+# runs from just before kill(2) to the moment the new worker's execve(2)
+# succeeded.  That moment is the kernel's own CLOCK_MONOTONIC stamp on the
+# exec event of the proc connector (netlink, needs CAP_NET_ADMIN): nothing
+# polls and nothing of the worker's start-up after its exec is counted.
+# Without the proc connector it is the moment the FIFO line arrived, which
+# adds the start of sh and one echo.  After each restart the supervisors
+# are left alone for 20 ms, so that every kill finds them idle.
+#
+# Prints one line per LABEL, in order: "median p90 samples method", the
+# times in ms, or "n/a" for a supervisor whose worker did not come back.
+use strict;
+use warnings;
+use Errno qw(EINTR ENOBUFS EAGAIN);
+use Fcntl qw(O_RDWR);
+use POSIX qw(ceil);
+use Socket qw(SOCK_DGRAM SOL_SOCKET SO_RCVBUF MSG_DONTWAIT);
+use Time::HiRes qw(clock_gettime CLOCK_MONOTONIC sleep);
+
+my ($runs, $warm, $path, @labels) = @ARGV;
+die "usage: restart.pl RUNS WARMUPS FIFO LABEL...\n" unless @labels;
+
+use constant {
+	AF_NETLINK => 16,
+	NETLINK_CONNECTOR => 11,
+	CN_IDX_PROC => 1,
+	CN_VAL_PROC => 1,
+	PROC_CN_MCAST_LISTEN => 1,
+	NLMSG_DONE => 3,
+	PROC_EVENT_EXEC => 2,
+	SETTLE => 0.02,
+	DEADLINE => 5,
+};
+
+# Opened for reading and writing: never at end of file, and the workers
+# that were waiting for a reader go on.
+sysopen(my $fifo, $path, O_RDWR) or die "restart.pl: $path: $!\n";
+my $fd = fileno($fifo);
+my $fifo_buf = '';
+
+# The proc connector, or undef where it cannot be had.
+sub connector {
+	my $s;
+	socket($s, AF_NETLINK, SOCK_DGRAM, NETLINK_CONNECTOR) or return;
+	setsockopt($s, SOL_SOCKET, SO_RCVBUF, 4 << 20);
+	bind($s, pack('S S L L', AF_NETLINK, 0, 0, CN_IDX_PROC)) or return;
+	# struct cn_msg (idx, val, seq, ack, len, flags) and the operation.
+	my $cn = pack('L L L L S S L', CN_IDX_PROC, CN_VAL_PROC, 0, 0, 4, 0,
+	    PROC_CN_MCAST_LISTEN);
+	send($s, pack('L S S L L', 16 + length($cn), NLMSG_DONE, 0, 0, $$) . $cn,
+	    0) or return;
+	# Subscribing without the capability fails without a word: check that
+	# the exec of a child of ours is seen.
+	my $pid = fork() // return;
+	if ($pid == 0) {
+		exec('/bin/true') or POSIX::_exit(127);
+	}
+	waitpid($pid, 0);
+	my %seen;
+	my $until = clock_gettime(CLOCK_MONOTONIC) + 1;
+	while (!exists $seen{$pid}) {
+		my $left = $until - clock_gettime(CLOCK_MONOTONIC);
+		return if $left <= 0;
+		my $rin = '';
+		vec($rin, fileno($s), 1) = 1;
+		next unless select(my $rout = $rin, undef, undef, $left) > 0;
+		drain($s, \%seen, 0);
+	}
+	return $s;
+}
+
+# Reads every queued event; records the first exec stamp (in seconds) of
+# each process, those from before $since left out.
+sub drain {
+	my ($s, $execs, $since) = @_;
+	for (;;) {
+		my $buf;
+		unless (defined recv($s, $buf, 65536, MSG_DONTWAIT)) {
+			next if $! == EINTR || $! == ENOBUFS;
+			return if $! == EAGAIN;
+			die "restart.pl: recv: $!\n";
+		}
+		# struct nlmsghdr (16 bytes), struct cn_msg (20), struct proc_event.
+		next if length($buf) < 36 + 24;
+		my ($what, undef, $ns, undef, $tgid) =
+		    unpack('L L Q L L', substr($buf, 36));
+		next unless $what == PROC_EVENT_EXEC;
+		my $t = $ns / 1e9;
+		$execs->{$tgid} //= $t if $t >= $since;
+	}
+}
+
+# The next "LABEL PID" line from the FIFO, waiting until $until at most:
+# (label, pid, arrival), or an empty list.
+sub next_line {
+	my ($until) = @_;
+	for (;;) {
+		if ($fifo_buf =~ s/\A([^\n]*)\n//) {
+			my ($label, $pid) = split(' ', $1);
+			return ($label, $pid, clock_gettime(CLOCK_MONOTONIC));
+		}
+		my $left = $until - clock_gettime(CLOCK_MONOTONIC);
+		return if $left <= 0;
+		my $rin = '';
+		vec($rin, $fd, 1) = 1;
+		next unless select(my $rout = $rin, undef, undef, $left) > 0;
+		my $n = sysread($fifo, $fifo_buf, 4096, length($fifo_buf));
+		die "restart.pl: read: $!\n" unless defined $n || $! == EINTR;
+	}
+}
+
+my $conn = connector();
+my $method = $conn ? 'exec event' : 'FIFO line';
+my (%worker, %times);
+
+# The first worker of each supervisor.
+my $until = clock_gettime(CLOCK_MONOTONIC) + DEADLINE;
+while (grep { !exists $worker{$_} } @labels) {
+	my ($label, $pid) = next_line($until) or last;
+	$worker{$label} = $pid;
+}
+
+for my $round (-$warm .. $runs - 1) {
+	for my $label (@labels) {
+		next unless defined $worker{$label};
+		sleep(SETTLE);
+		my %execs;
+		drain($conn, \%execs, 0) if $conn;
+		%execs = ();
+		my $t0 = clock_gettime(CLOCK_MONOTONIC);
+		kill('KILL', $worker{$label});
+		my ($l, $pid, $arrival);
+		my $until = $t0 + DEADLINE;
+		while (($l, $pid, $arrival) = next_line($until)) {
+			last if $l eq $label && $pid != $worker{$label};
+		}
+		unless (defined $pid) {
+			warn "restart.pl: $label: no new worker within "
+			    . DEADLINE . " s\n";
+			delete $worker{$label};
+			next;
+		}
+		$worker{$label} = $pid;
+		next if $round < 0;
+		my $t1 = $arrival;
+		if ($conn) {
+			drain($conn, \%execs, $t0);
+			$t1 = $execs{$pid};
+			unless (defined $t1) {
+				warn "restart.pl: $label: exec of $pid not seen\n";
+				next;
+			}
+		}
+		push(@{$times{$label}}, ($t1 - $t0) * 1e3);
+	}
+}
+
+for my $label (@labels) {
+	my @t = sort { $a <=> $b } @{$times{$label} // []};
+	if (@t < $runs / 2 || !defined $worker{$label}) {
+		print "n/a\n";
+		next;
+	}
+	printf("%.3f %.3f %d %s\n", $t[@t / 2], $t[ceil(0.9 * @t) - 1],
+	    scalar(@t), $method);
+}
