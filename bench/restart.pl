@@ -9,7 +9,7 @@
 # machine's speed falls on all alike), is killed with SIGKILL; the latency
 # runs from just before kill(2) to the moment the new worker's execve(2)
 # succeeded.  That moment is the kernel's own CLOCK_MONOTONIC stamp on the
-# exec event of the proc connector (netlink, needs CAP_NET_ADMIN): nothing
+# exec event of the proc connector (netlink; root may always listen): nothing
 # polls and nothing of the worker's start-up after its exec is counted.
 # Without the proc connector it is the moment the FIFO line arrived, which
 # adds the start of sh and one echo.  After each restart the supervisors
@@ -57,8 +57,8 @@ sub connector {
 	    PROC_CN_MCAST_LISTEN);
 	send($s, pack('L S S L L', 16 + length($cn), NLMSG_DONE, 0, 0, $$) . $cn,
 	    0) or return;
-	# Subscribing without the capability fails without a word: check that
-	# the exec of a child of ours is seen.
+	# Where we may not listen, subscribing fails without a word: check
+	# that the exec of a child of ours is seen.
 	my $pid = fork() // return;
 	if ($pid == 0) {
 		exec('/bin/true') or POSIX::_exit(127);
