@@ -264,10 +264,10 @@ name_state(struct supervisor *sv)
 
 	if (sv->s->piddir == -1 || name == NULL)
 		return;
-	a = snprintf(sv->state_name, sizeof(sv->state_name), "%s.workers",
-	    name);
-	b = snprintf(sv->state_tmp, sizeof(sv->state_tmp), "%s.workers.tmp",
-	    name);
+	a = snprintf(sv->state_name, sizeof(sv->state_name),
+	    "%s" WORKERS_SUFFIX, name);
+	b = snprintf(sv->state_tmp, sizeof(sv->state_tmp),
+	    "%s" WORKERS_SUFFIX ".tmp", name);
 	if (a < 0 || b < 0 || (size_t)b >= sizeof(sv->state_tmp))
 		sv->state_name[0] = sv->state_tmp[0] = '\0';
 }
@@ -838,7 +838,7 @@ save_state(struct supervisor *sv)
 	if (sv->state_name[0] == '\0')
 		return;
 	len = (size_t)snprintf(sv->state, sv->state_size,
-	    "daemonize-workers %ld\n", (long)sv->self);
+	    WORKERS_HEADER " %ld\n", (long)sv->self);
 	for (i = 0; i < sv->s->workers && len < sv->state_size; i++)
 		len += (size_t)snprintf(sv->state + len, sv->state_size - len,
 		    "%d %ld %ld %d %d %d\n", i, (long)sv->w[i].pid,
