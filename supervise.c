@@ -104,6 +104,7 @@ static void reap(struct supervisor *);
 static int pins(struct supervisor *);
 static void worker_exited(struct supervisor *, int, const siginfo_t *);
 static void look_at_group(struct supervisor *, int);
+static bool group_running(struct supervisor *, pid_t);
 static void worker_gone(struct supervisor *, int);
 static void schedule_restart(struct supervisor *, int);
 static void give_up(struct supervisor *, int);
@@ -565,8 +566,8 @@ look_at_group(struct supervisor *sv, int i)
 	struct worker *w = &sv->w[i];
 	long now = now_ms();
 
-	if (!proc_group_running(w->pid) || (w->killed && now >= w->kill_at)) {
-		if (proc_group_running(w->pid))
+	if (!group_running(sv, w->pid) || (w->killed && now >= w->kill_at)) {
+		if (group_running(sv, w->pid))
 			event(sv, LOG_ERR, "worker %d: processes left in its "
 			    "group after SIGKILL", i);
 		worker_gone(sv, i);
@@ -581,6 +582,18 @@ look_at_group(struct supervisor *sv, int i)
 	}
 	w->due = now + w->step < w->kill_at ? now + w->step : w->kill_at;
 	w->step = w->step * 2 < LOOK_MAX_MS ? w->step * 2 : LOOK_MAX_MS;
+}
+
+/*
+ * Whether a process of group pgid runs.  All of /proc is read only when
+ * we have children other than the workers, orphans: the dead worker's
+ * descendants that still run are among them, or under them.
+ */
+static bool
+group_running(struct supervisor *sv, pid_t pgid)
+{
+	return proc_other_children(sv->pins, pins(sv)) &&
+	    proc_group_running(pgid);
 }
 
 /* Reaps worker i, whose group is empty, and decides what comes next. */
