@@ -857,8 +857,10 @@ save_state(struct supervisor *sv)
 		    "%d %ld %ld %d %d %d\n", i, (long)sv->w[i].pid,
 		    sv->w[i].started, sv->w[i].restarts, sv->w[i].how,
 		    sv->w[i].code);
+	/* A new file each time: never one that someone else put there. */
+	(void)unlinkat(sv->s->piddir, sv->state_tmp, 0);
 	fd = openat(sv->s->piddir, sv->state_tmp, O_WRONLY | O_CREAT |
-	    O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+	    O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd == -1)
 		return;
 	if (write_all(fd, sv->state, len < sv->state_size ? len :
