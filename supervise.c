@@ -93,6 +93,8 @@ static int set_up_notify(struct supervisor *);
 static void name_state(struct supervisor *);
 static int start_all(struct supervisor *);
 static int start_worker(struct supervisor *, int);
+static void began(struct supervisor *, int, pid_t, int);
+static void close_fd(int *);
 static int open_pipe(int[2], int);
 static _Noreturn void worker_child(struct supervisor *, int, int, int);
 static int await_exec(struct supervisor *, int, int);
@@ -303,38 +305,50 @@ start_all(struct supervisor *sv)
 static int
 start_worker(struct supervisor *sv, int i)
 {
-	struct worker *w = &sv->w[i];
-	int rep[2] = { -1, -1 }, rdy[2] = { -1, -1 }, r;
-	pid_t pid;
+	int rep[2] = { -1, -1 }, rdy[2] = { -1, -1 }, r = -1;
+	pid_t pid = -1;
 
-	if (open_pipe(rep, sv->plan.avoid) == -1 || (sv->s->ready_fd != -1 &&
-	    open_pipe(rdy, sv->plan.avoid) == -1))
-		return -1;
-	pid = fork();
-	if (pid == -1) {
-		(void)fail(EXIT_SELF, "fork worker %d", i);
-		r = -1;
-	} else if (pid == 0)
-		worker_child(sv, i, rep[1], rdy[1]);
-	(void)close(rep[1]);
-	if (rdy[1] != -1)
-		(void)close(rdy[1]);
-	if (pid == -1) {
-		(void)close(rep[0]);
-		if (rdy[0] != -1)
-			(void)close(rdy[0]);
-		return -1;
+	if (open_pipe(rep, sv->plan.avoid) == 0 && (sv->s->ready_fd == -1 ||
+	    open_pipe(rdy, sv->plan.avoid) == 0)) {
+		pid = fork();
+		if (pid == -1)
+			(void)fail(EXIT_SELF, "fork worker %d", i);
+		else if (pid == 0)
+			worker_child(sv, i, rep[1], rdy[1]);
 	}
+	close_fd(&rep[1]);
+	close_fd(&rdy[1]);
+	if (pid > 0) {
+		began(sv, i, pid, rdy[0]);
+		rdy[0] = -1;
+		r = await_exec(sv, i, rep[0]);
+	}
+	close_fd(&rep[0]);
+	close_fd(&rdy[0]);
+	return r;
+}
+
+/* Worker i runs as pid, in a process group of its own. */
+static void
+began(struct supervisor *sv, int i, pid_t pid, int ready_fd)
+{
+	struct worker *w = &sv->w[i];
+
 	/* Also here, so that the group exists before we may signal it. */
 	(void)setpgid(pid, pid);
 	w->state = W_RUNNING;
 	w->pid = pid;
 	w->started = now_ms();
 	w->ready = false;
-	w->ready_fd = rdy[0];
-	r = await_exec(sv, i, rep[0]);
-	(void)close(rep[0]);
-	return r;
+	w->ready_fd = ready_fd;
+}
+
+static void
+close_fd(int *fd)
+{
+	if (*fd != -1)
+		(void)close(*fd);
+	*fd = -1;
 }
 
 static int
@@ -344,9 +358,11 @@ open_pipe(int p[2], int avoid)
 		return fail(EXIT_SELF, "create pipe");
 	p[0] = move_fd_off(p[0], avoid);
 	p[1] = move_fd_off(p[1], avoid);
-	if (p[0] == -1 || p[1] == -1)
-		return fail(EXIT_SELF, "create pipe");
-	return 0;
+	if (p[0] != -1 && p[1] != -1)
+		return 0;
+	close_fd(&p[0]);
+	close_fd(&p[1]);
+	return fail(EXIT_SELF, "create pipe");
 }
 
 /*
@@ -544,9 +560,7 @@ worker_exited(struct supervisor *sv, int i, const siginfo_t *si)
 		event(sv, LOG_WARNING, "worker %d (pid %ld) killed by signal %d "
 		    "after %ld.%ld s", i, (long)w->pid, si->si_status,
 		    up / 1000, up % 1000 / 100);
-	if (w->ready_fd != -1)
-		(void)close(w->ready_fd);
-	w->ready_fd = -1;
+	close_fd(&w->ready_fd);
 	w->state = W_DRAINING;
 	w->killed = false;
 	w->kill_at = now + sv->s->kill_timeout_ms;
@@ -694,9 +708,7 @@ stop_all(struct supervisor *sv)
 		event(sv, LOG_ERR, "processes left after SIGKILL");
 	proc_reap_children(NULL, 0);
 	for (i = 0; i < sv->s->workers; i++) {
-		if (sv->w[i].ready_fd != -1)
-			(void)close(sv->w[i].ready_fd);
-		sv->w[i].ready_fd = -1;
+		close_fd(&sv->w[i].ready_fd);
 		sv->w[i].pid = 0;
 		sv->w[i].state = W_DONE;
 	}
@@ -809,8 +821,7 @@ take_ready_pipes(struct supervisor *sv)
 		if (st == READY_NOT_YET)
 			continue;
 		sv->w[i].ready = st == READY_YES;
-		(void)close(sv->w[i].ready_fd);
-		sv->w[i].ready_fd = -1;
+		close_fd(&sv->w[i].ready_fd);
 	}
 	announce(sv);
 }
