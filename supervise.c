@@ -198,6 +198,16 @@ catch_signals(struct supervisor *sv)
 	size_t i;
 
 	sigemptyset(&set);
+	/*
+	 * Blocked, and never read: with -f, an event written to a terminal
+	 * we are in the background of must not stop us (the worker's exec
+	 * empties the mask, where ignoring would be inherited).
+	 */
+	sigaddset(&set, SIGTTIN);
+	sigaddset(&set, SIGTTOU);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
+		return fail(EXIT_SELF, "block signals");
+	sigemptyset(&set);
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		sigaddset(&set, sigs[i]);
 	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
