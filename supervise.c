@@ -82,7 +82,9 @@ struct supervisor {
 	int events;		/* where event lines go, or -1 */
 	pid_t self;
 	bool announced;		/* every worker was ready, and we said so */
+	bool running;		/* every worker was started once */
 	bool done;
+	int last_failed;	/* the status of the last worker to fail */
 	int status;		/* the exit status, once done */
 };
 
@@ -145,6 +147,7 @@ supervise(const struct supervise_setup *s)
 		if (s->report_fd != -1)
 			(void)close(s->report_fd);
 		msg_to_pipe(-1);
+		sv.running = true;
 		save_state(&sv);
 		r = run(&sv);
 	}
@@ -424,9 +427,10 @@ await_exec(struct supervisor *sv, int i, int fd)
 	}
 	if (r == -1)
 		return fail(EXIT_SELF, "read worker %d's pipe", i);
-	if (failed)
+	/* A failure at the start is the launcher's to report. */
+	if (failed && sv->running)
 		event(sv, LOG_ERR, "worker %d: %s", i, fail_text());
-	else
+	else if (!failed)
 		event(sv, LOG_NOTICE, "worker %d started as pid %ld", i,
 		    (long)sv->w[i].pid);
 	return failed ? -1 : 0;
@@ -631,6 +635,8 @@ worker_gone(struct supervisor *sv, int i)
 		continue;
 	w->pid = 0;
 	w->state = W_DONE;
+	if (failed)
+		sv->last_failed = w->code;
 	if (sv->s->wait && !sv->announced) {
 		/* -w: the start fails as it would without a supervisor. */
 		sv->status = w->code;
@@ -685,21 +691,19 @@ give_up(struct supervisor *sv, int i)
 
 /*
  * No worker left to start: done, with 0 if each exited 0, else the
- * status of the last that did not.
+ * status of the last to fail.
  */
 static void
 check_all_done(struct supervisor *sv)
 {
-	int i, status = EXIT_OK;
+	int i;
 
-	for (i = 0; i < sv->s->workers; i++) {
+	for (i = 0; i < sv->s->workers; i++)
 		if (sv->w[i].state != W_DONE)
 			return;
-		if (sv->w[i].code != 0)
-			status = sv->w[i].code;
-	}
-	event(sv, LOG_NOTICE, "no worker left; exiting with status %d", status);
-	sv->status = status;
+	event(sv, LOG_NOTICE, "no worker left; exiting with status %d",
+	    sv->last_failed);
+	sv->status = sv->last_failed;
 	sv->done = true;
 }
 
