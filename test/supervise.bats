@@ -347,10 +347,13 @@ worker_binary() {
 	assert_nothing_left
 }
 
-# A shell's & leaves the job with SIGINT ignored; TERM blocked and HUP
-# ignored as by a careless caller.  The supervisor must still stop on both.
-@test "-f -r: INT and TERM stop a supervisor started with them ignored or blocked" {
-	"$DAEMONIZE" -f -r --kill-timeout 1 sleep 1000 3>&- &
+# A shell's & starts its job with SIGINT ignored: the supervisor must
+# still take INT as a stop, as its design says.
+@test "-f -r: INT stops a supervisor that a shell's & started with INT ignored" {
+	status_field self SigIgn >ign 3>&- &
+	wait "$!"
+	(((0x$(cat ign) >> 1) & 1)) || skip "this shell's & leaves SIGINT alone"
+	"$DAEMONIZE" -f -r --kill-timeout 1 -p "$PF" sleep 1000 3>&- &
 	sup=$!
 	wait_worker "$sup" 0 >/dev/null
 	kill -INT "$sup"
@@ -358,15 +361,36 @@ worker_binary() {
 	rc=0
 	wait "$sup" || rc=$?
 	[ "$rc" -eq 0 ]
-	with_signals_disturbed "$DAEMONIZE" -f -r --kill-timeout 1 sleep 1000 3>&- &
-	sup=$!
+	assert_nothing_left
+}
+
+# with_signals_disturbed runs daemonize under a subshell: the pidfile
+# names the supervisor.
+@test "-f -r: TERM stops a supervisor started with TERM blocked" {
+	with_signals_disturbed "$DAEMONIZE" -f -r --kill-timeout 1 -p "$PF" \
+		sleep 1000 3>&- &
+	job=$!
+	wait_until 5 '[ -s "$PF" ]'
+	sup=$(pid_in "$PF")
 	wait_worker "$sup" 0 >/dev/null
 	kill -TERM "$sup"
 	wait_until 5 "! is_alive $sup"
 	rc=0
-	wait "$sup" || rc=$?
+	wait "$job" || rc=$?
 	[ "$rc" -eq 0 ]
 	assert_nothing_left
+}
+
+# As under nohup: HUP ignored in the launcher.  sleep dies of the HUP the
+# supervisor forwards, and is restarted.
+@test "HUP is forwarded by a supervisor started with HUP ignored" {
+	with_signals_disturbed "$DAEMONIZE" -r -p "$PF" sleep 1000
+	sup=$(pid_in "$PF")
+	w=$(wait_worker "$sup" 0)
+	kill -HUP "$sup"
+	wait_worker "$sup" 0 "$w" >/dev/null
+	is_alive "$sup"
+	[ "$(pid_in "$PF")" = "$sup" ]
 }
 
 @test "-f --restart=no: a worker killed by signal 9 makes the supervisor exit 137" {
@@ -385,6 +409,19 @@ worker_binary() {
 	run -0 "$DAEMONIZE" -f -n 2 -p "$PF" sh -c 'echo $$ >>"$0"' "$BATS_TEST_TMPDIR/runs"
 	[ "$(lines_in runs)" -eq 2 ]
 	[ ! -e "$PF" ]
+}
+
+@test "-f -r: giving up after deaths by a signal exits 128 + its number" {
+	run -138 "$DAEMONIZE" -f -r --max-restarts 1 -p "$PF" sh -c 'kill -USR1 $$'
+	[ ! -e "$PF" ]
+}
+
+@test "-f without -e: the events go to standard error" {
+	run -3 --separate-stderr "$DAEMONIZE" -f -r --max-restarts 1 -p "$PF" \
+		sh -c 'exit 3'
+	[ -z "$output" ]
+	[ "$(grep -Ec "^$TS daemonize\\[[0-9]+\\]: worker 0 started as pid [0-9]+\$" <<<"$stderr")" -eq 2 ]
+	grep -Eq "^$TS daemonize\\[[0-9]+\\]: worker 0 failed 2 times in a row; giving up\$" <<<"$stderr"
 }
 
 # --- output files ---
