@@ -350,7 +350,7 @@ worker_binary() {
 # A shell's & starts its job with SIGINT ignored: the supervisor must
 # still take INT as a stop, as its design says.
 @test "-f -r: INT stops a supervisor that a shell's & started with INT ignored" {
-	status_field self SigIgn >ign 3>&- &
+	sed -n 's/^SigIgn:[[:space:]]*//p' /proc/self/status >ign 3>&- &
 	wait "$!"
 	(((0x$(cat ign) >> 1) & 1)) || skip "this shell's & leaves SIGINT alone"
 	"$DAEMONIZE" -f -r --kill-timeout 1 -p "$PF" sleep 1000 3>&- &
@@ -486,41 +486,39 @@ worker_binary() {
 # --- usage errors ---
 
 @test "a --restart word other than no, on-failure or always exits 2 with one line" {
-	for word in no on-failure always; do
-		run -0 "$DAEMONIZE" --restart="$word" -p "$PF.$word" sleep 1000
-	done
 	for word in bogus '' yes On-failure 'always '; do
 		run -2 --separate-stderr "$DAEMONIZE" --restart="$word" -p "$PF" sleep 1000
 		assert_one_line "$stderr"
 		[ -z "$output" ]
 	done
 	assert_nothing_left
+	for word in no on-failure always; do
+		run -0 "$DAEMONIZE" --restart="$word" -p "$PF.$word" sleep 1000
+	done
 }
 
 @test "-n outside 1 to 1024 or not a number exits 2 with one line" {
-	run -0 "$DAEMONIZE" -n 1 -p "$PF.ok" sleep 1000
 	for n in 0 1025 -1 '' abc 2x ' 2' 0x2 1e3 99999999999999999999; do
 		run -2 --separate-stderr "$DAEMONIZE" -n "$n" -p "$PF" sleep 1000
 		assert_one_line "$stderr"
 		[ -z "$output" ]
 	done
 	assert_nothing_left
+	run -0 "$DAEMONIZE" -n 1 -p "$PF.ok" sleep 1000
 }
 
 @test "--max-restarts, --min-uptime and --kill-timeout without -r or -n exit 2" {
-	run -0 "$DAEMONIZE" -n 1 --max-restarts=3 --min-uptime=3 --kill-timeout=3 \
-		-p "$PF.ok" sleep 1000
 	for opt in --max-restarts=3 --min-uptime=3 --kill-timeout=3; do
 		run -2 --separate-stderr "$DAEMONIZE" "$opt" -p "$PF" sleep 1000
 		assert_one_line "$stderr"
 		[ -z "$output" ]
 	done
 	assert_nothing_left
+	run -0 "$DAEMONIZE" -n 1 --max-restarts=3 --min-uptime=3 --kill-timeout=3 \
+		-p "$PF.ok" sleep 1000
 }
 
 @test "--max-restarts, --min-uptime, --kill-timeout out of range or not integers exit 2" {
-	run -0 "$DAEMONIZE" -r --max-restarts=3 --min-uptime=3 --kill-timeout=3 \
-		-p "$PF.ok" sleep 1000
 	for arg in --max-restarts={-1,1000001,abc,1.5,''} \
 		--min-uptime={-1,86401,abc,0.5,''} \
 		--kill-timeout={-1,86401,abc,0.5,''}; do
@@ -529,6 +527,8 @@ worker_binary() {
 		[ -z "$output" ]
 	done
 	assert_nothing_left
+	run -0 "$DAEMONIZE" -r --max-restarts=3 --min-uptime=3 --kill-timeout=3 \
+		-p "$PF.ok" sleep 1000
 }
 
 @test "the limits of the numeric options are accepted" {
