@@ -245,6 +245,25 @@ worker_binary() {
 	[ "$(count_events events 'worker 0 failed [0-9]+ times in a row; giving up')" -eq 0 ]
 }
 
+@test "--max-restarts 0 never gives up" {
+	"$DAEMONIZE" -r --max-restarts 0 -p "$PF" -e events \
+		sh -c 'echo $$ >>"$0"; exit 1' "$BATS_TEST_TMPDIR/runs"
+	sup=$(pid_in "$PF")
+	wait_until 5 '[ "$(lines_in runs)" -ge 4 ]'
+	is_alive "$sup"
+	[ "$(count_events events 'worker 0 failed [0-9]+ times in a row; giving up')" -eq 0 ]
+}
+
+@test "--min-uptime 0: no run is rapid, each restart at once, never giving up" {
+	"$DAEMONIZE" -r --max-restarts 1 --min-uptime 0 -p "$PF" -e events \
+		sh -c 'echo $$ >>"$0"; sleep 0.05; exit 1' "$BATS_TEST_TMPDIR/runs"
+	sup=$(pid_in "$PF")
+	wait_until 5 '[ "$(count_events events "worker 0 restarting in [0-9]+ ms")" -ge 4 ]'
+	is_alive "$sup"
+	[ "$(count_events events 'worker 0 restarting in [1-9][0-9]* ms')" -eq 0 ]
+	[ "$(count_events events 'worker 0 failed [0-9]+ times in a row; giving up')" -eq 0 ]
+}
+
 # --- workers ---
 
 @test "-n 3 runs workers 0, 1 and 2; a killed one comes back with its id alone" {
@@ -411,6 +430,31 @@ worker_binary() {
 	[ ! -e "$PF" ]
 }
 
+# The TERM is sent once a restart waits 400 ms: whenever it lands, no
+# worker may start after the supervisor said it stops.
+@test "-f -r: TERM during a restart delay starts nothing more and exits 0" {
+	"$DAEMONIZE" -f -r -p "$PF" -e events sh -c 'exit 1' 3>&- &
+	sup=$!
+	wait_until 5 "grep -q 'restarting in 400 ms' events"
+	kill -TERM "$sup"
+	wait_until 5 "! is_alive $sup"
+	rc=0
+	wait "$sup" || rc=$?
+	[ "$rc" -eq 0 ]
+	[ ! -e "$PF" ]
+	[ "$(count_events events 'stopping on signal 15')" -eq 1 ]
+	[ "$(sed -n '/stopping on signal 15/,$p' events | grep -c 'started as pid')" -eq 0 ]
+	assert_nothing_left
+}
+
+# Worker 1 fails first, worker 0 last: the design says the status is the
+# last failed worker's.
+@test "-f --restart=no -n 2: the supervisor exits with the status of the last to fail" {
+	run -5 "$DAEMONIZE" -f --restart=no -n 2 -p "$PF" -e events sh -c \
+		'[ "$DAEMONIZE_WORKER" = 1 ] && exit 3; sleep 0.5; exit 5'
+	[ ! -e "$PF" ]
+}
+
 @test "-f -r: giving up after deaths by a signal exits 128 + its number" {
 	run -138 "$DAEMONIZE" -f -r --max-restarts 1 -p "$PF" sh -c 'kill -USR1 $$'
 	[ ! -e "$PF" ]
@@ -439,6 +483,15 @@ worker_binary() {
 	[ "$(cat out)" = "run $w"$'\n'"run $w2" ]
 	flags=$(sed -n 's/^flags:[[:space:]]*//p' "/proc/$w2/fdinfo/1")
 	(((8#$flags & 8#2000) != 0))	# O_APPEND
+}
+
+@test "-a -o: the output file keeps what it had before the start" {
+	echo old >out
+	"$DAEMONIZE" -a -r -p "$PF" -o out sh -c 'echo "run $$"; exec sleep 1000'
+	sup=$(pid_in "$PF")
+	w=$(wait_worker "$sup" 0)
+	wait_until 5 '[ "$(lines_in out)" -eq 2 ]'
+	[ "$(cat out)" = "old"$'\n'"run $w" ]
 }
 
 @test "-n 2 -o -e: both workers write to the same two files" {
