@@ -304,6 +304,49 @@ worker_binary() {
 	wait_until 5 "[ \"\$(status_field $orphan PPid)\" = $sup ]"
 }
 
+@test "a worker, first or restarted, has no signal blocked or ignored" {
+	with_signals_disturbed "$DAEMONIZE" -r -p "$PF" sleep 1000
+	sup=$(pid_in "$PF")
+	w=$(wait_worker "$sup" 0)
+	wait_exec "$w" sleep
+	[ "$(status_field "$w" SigBlk)" = 0000000000000000 ]
+	[ "$(status_field "$w" SigIgn)" = 0000000000000000 ]
+	kill -KILL "$w"
+	w2=$(wait_worker "$sup" 0 "$w")
+	wait_exec "$w2" sleep
+	[ "$(status_field "$w2" SigBlk)" = 0000000000000000 ]
+	[ "$(status_field "$w2" SigIgn)" = 0000000000000000 ]
+}
+
+@test "the supervisor and its workers work in / by default, in -c DIR with it" {
+	"$DAEMONIZE" -r -p "$PF" sleep 1000
+	sup=$(pid_in "$PF")
+	w=$(wait_worker "$sup" 0)
+	[ "$(readlink "/proc/$sup/cwd")" = / ]
+	[ "$(readlink "/proc/$w/cwd")" = / ]
+	mkdir work
+	"$DAEMONIZE" -c work -r -p "$PF.2" sleep 1000
+	sup=$(pid_in "$PF.2")
+	w=$(wait_worker "$sup" 0)
+	[ "$(readlink "/proc/$sup/cwd")" = "$BATS_TEST_TMPDIR/work" ]
+	[ "$(readlink "/proc/$w/cwd")" = "$BATS_TEST_TMPDIR/work" ]
+}
+
+# An upgrade renames a new file over the command: the restart runs it.
+@test "a command replaced after the start: the restart runs the new file" {
+	worker_binary
+	"$DAEMONIZE" -r -p "$PF" "$PWD/worker" 1000
+	sup=$(pid_in "$PF")
+	w=$(wait_worker "$sup" 0)
+	printf '#!/bin/sh\necho new >"%s/marker"\nexec sleep "$1"\n' \
+		"$BATS_TEST_TMPDIR" >new
+	chmod +x new
+	mv new worker
+	kill -KILL "$w"
+	wait_worker "$sup" 0 "$w" >/dev/null
+	wait_until 5 '[ -s marker ]'
+}
+
 # --- exec failures ---
 
 @test "-r: a command not found at the start exits 127, nothing left, no restart" {
@@ -320,6 +363,16 @@ worker_binary() {
 	assert_one_line "$stderr"
 	assert_nothing_left
 	[ "$(count_events events 'worker [01] restarting in [0-9]+ ms')" -eq 0 ]
+}
+
+# As without -r: one line on standard error, though -f sends events there.
+@test "-f -r: a worker whose exec fails at the start exits 127 with one line" {
+	printf '#!/no/such/interpreter\n' >script
+	chmod +x script
+	run -127 --separate-stderr "$DAEMONIZE" -f -r -p "$PF" ./script
+	assert_one_line "$stderr"
+	[ ! -e "$PF" ]
+	assert_nothing_left
 }
 
 @test "-r: a command that is not executable exits 126, nothing left" {
