@@ -9,11 +9,14 @@ load helpers
 # process first, so none can replace one that is killed, then kill them
 # all; a second pass takes what a fork under way had not yet shown.
 teardown() {
-	local pid
-	for pid in $(tagged_pids); do
+	local pid pids
+	pids=$(tagged_pids)
+	for pid in $pids; do
 		[ "$pid" = "$BASHPID" ] || kill -STOP "$pid" 2>/dev/null
 	done
-	kill_test_processes
+	for pid in $pids; do
+		[ "$pid" = "$BASHPID" ] || kill -KILL "$pid" 2>/dev/null
+	done
 	kill_test_processes
 	remove_public_dirs
 }
@@ -279,6 +282,18 @@ worker_binary() {
 	[ "$(worker_of "$sup" 0)" = "$w0" ]
 	[ "$(worker_of "$sup" 2)" = "$w2" ]
 	wait_until 5 "[ \"\$(children_of $sup | wc -l)\" -eq 3 ]"
+}
+
+@test "-n 1024 starts 1024 workers with the ids 0 to 1023" {
+	"$DAEMONIZE" -n 1024 -p "$PF" sleep 1000
+	sup=$(pid_in "$PF")
+	mapfile -d " " -t kids <"/proc/$sup/task/$sup/children"
+	[ "${#kids[@]}" -eq 1024 ]
+	ids=$(printf '/proc/%s/environ\n' "${kids[@]}" | xargs grep -hzo '^DAEMONIZE_WORKER=[0-9]*' |
+		tr '\0' '\n' | sort -t= -k2n)
+	[ "$ids" = "$(seq 0 1023 | sed 's/^/DAEMONIZE_WORKER=/')" ]
+	kill -TERM "$sup"	# a quicker teardown
+	wait_until 10 "! is_alive $sup"
 }
 
 @test "each worker leads a process group of its own in the supervisor's session" {
