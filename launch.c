@@ -689,6 +689,14 @@ run_supervisor(struct launch *l)
 		.piddir = -1, .pidname = NULL,
 	};
 
+	/* The launcher's ends, which the command's exec would have closed. */
+	if (l->report[0] != -1)
+		(void)close(l->report[0]);
+	if (l->ready.fd != -1)
+		(void)close(l->ready.fd);
+	if (l->sigfd != -1)
+		(void)close(l->sigfd);
+	l->report[0] = l->ready.fd = l->sigfd = -1;
 	if (l->piddir == -1 && open_piddir(l) == -1)
 		return -1;
 	s.piddir = l->piddir;

@@ -98,6 +98,7 @@ static bool pinned(const struct pins *, pid_t);
 static bool all_gone(const struct pins *);
 static void signal_groups(const struct pins *, int);
 static int reap_by_scan(const pid_t *, int);
+static FILE *open_children(void);
 static bool take_signalled(struct signalled *, pid_t);
 static void send_and_continue(pid_t, int);
 static int close_fds_by_proc(int);
@@ -387,13 +388,10 @@ void
 proc_reap_children(const pid_t *keep, int n)
 {
 	struct pins pins = { .pid = keep, .n = n };
-	char path[64];
 	FILE *f;
 	long pid;
 
-	(void)snprintf(path, sizeof(path), "/proc/self/task/%ld/children",
-	    (long)getpid());
-	f = fopen(path, "re");
+	f = open_children();
 	if (f == NULL) {
 		(void)reap_by_scan(keep, n);
 		return;
@@ -402,6 +400,39 @@ proc_reap_children(const pid_t *keep, int n)
 		if (!pinned(&pins, (pid_t)pid))
 			(void)waitpid((pid_t)pid, NULL, WNOHANG);
 	(void)fclose(f);
+}
+
+/*
+ * True if we have a child not in keep, or cannot tell.  A dead worker's
+ * descendants that still run are all in the trees of such children: as
+ * their parents died, they were reparented to us, the subreaper.
+ */
+bool
+proc_other_children(const pid_t *keep, int n)
+{
+	struct pins pins = { .pid = keep, .n = n };
+	bool other = false;
+	FILE *f;
+	long pid;
+
+	f = open_children();
+	if (f == NULL)
+		return true;
+	while (!other && fscanf(f, "%ld", &pid) == 1)
+		other = !pinned(&pins, (pid_t)pid);
+	(void)fclose(f);
+	return other;
+}
+
+/* The kernel's list of our children (single-threaded: our one task). */
+static FILE *
+open_children(void)
+{
+	char path[64];
+
+	(void)snprintf(path, sizeof(path), "/proc/self/task/%ld/children",
+	    (long)getpid());
+	return fopen(path, "re");
 }
 
 /* The fallback of proc_reap_children(). */

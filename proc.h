@@ -29,6 +29,7 @@ long proc_stat_field(pid_t pid, int field);
 int proc_stop_children(const pid_t *anchors, int n, int sig, long ms);
 void proc_signal_group(pid_t pgid, int sig);
 void proc_reap_children(const pid_t *keep, int n);
+bool proc_other_children(const pid_t *keep, int n);
 bool proc_group_running(pid_t pgid);
 
 void test_pause(const char *step);

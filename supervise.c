@@ -93,6 +93,8 @@ static int set_up_notify(struct supervisor *);
 static void name_state(struct supervisor *);
 static int start_all(struct supervisor *);
 static int start_worker(struct supervisor *, int);
+static void began(struct supervisor *, int, pid_t, int);
+static void close_fd(int *);
 static int open_pipe(int[2], int);
 static _Noreturn void worker_child(struct supervisor *, int, int, int);
 static int await_exec(struct supervisor *, int, int);
@@ -104,6 +106,7 @@ static void reap(struct supervisor *);
 static int pins(struct supervisor *);
 static void worker_exited(struct supervisor *, int, const siginfo_t *);
 static void look_at_group(struct supervisor *, int);
+static bool group_running(struct supervisor *, pid_t);
 static void worker_gone(struct supervisor *, int);
 static void schedule_restart(struct supervisor *, int);
 static void give_up(struct supervisor *, int);
@@ -264,10 +267,10 @@ name_state(struct supervisor *sv)
 
 	if (sv->s->piddir == -1 || name == NULL)
 		return;
-	a = snprintf(sv->state_name, sizeof(sv->state_name), "%s.workers",
-	    name);
-	b = snprintf(sv->state_tmp, sizeof(sv->state_tmp), "%s.workers.tmp",
-	    name);
+	a = snprintf(sv->state_name, sizeof(sv->state_name),
+	    "%s" WORKERS_SUFFIX, name);
+	b = snprintf(sv->state_tmp, sizeof(sv->state_tmp),
+	    "%s" WORKERS_SUFFIX ".tmp", name);
 	if (a < 0 || b < 0 || (size_t)b >= sizeof(sv->state_tmp))
 		sv->state_name[0] = sv->state_tmp[0] = '\0';
 }
@@ -302,38 +305,50 @@ start_all(struct supervisor *sv)
 static int
 start_worker(struct supervisor *sv, int i)
 {
-	struct worker *w = &sv->w[i];
-	int rep[2] = { -1, -1 }, rdy[2] = { -1, -1 }, r;
-	pid_t pid;
+	int rep[2] = { -1, -1 }, rdy[2] = { -1, -1 }, r = -1;
+	pid_t pid = -1;
 
-	if (open_pipe(rep, sv->plan.avoid) == -1 || (sv->s->ready_fd != -1 &&
-	    open_pipe(rdy, sv->plan.avoid) == -1))
-		return -1;
-	pid = fork();
-	if (pid == -1) {
-		(void)fail(EXIT_SELF, "fork worker %d", i);
-		r = -1;
-	} else if (pid == 0)
-		worker_child(sv, i, rep[1], rdy[1]);
-	(void)close(rep[1]);
-	if (rdy[1] != -1)
-		(void)close(rdy[1]);
-	if (pid == -1) {
-		(void)close(rep[0]);
-		if (rdy[0] != -1)
-			(void)close(rdy[0]);
-		return -1;
+	if (open_pipe(rep, sv->plan.avoid) == 0 && (sv->s->ready_fd == -1 ||
+	    open_pipe(rdy, sv->plan.avoid) == 0)) {
+		pid = fork();
+		if (pid == -1)
+			(void)fail(EXIT_SELF, "fork worker %d", i);
+		else if (pid == 0)
+			worker_child(sv, i, rep[1], rdy[1]);
 	}
+	close_fd(&rep[1]);
+	close_fd(&rdy[1]);
+	if (pid > 0) {
+		began(sv, i, pid, rdy[0]);
+		rdy[0] = -1;
+		r = await_exec(sv, i, rep[0]);
+	}
+	close_fd(&rep[0]);
+	close_fd(&rdy[0]);
+	return r;
+}
+
+/* Worker i runs as pid, in a process group of its own. */
+static void
+began(struct supervisor *sv, int i, pid_t pid, int ready_fd)
+{
+	struct worker *w = &sv->w[i];
+
 	/* Also here, so that the group exists before we may signal it. */
 	(void)setpgid(pid, pid);
 	w->state = W_RUNNING;
 	w->pid = pid;
 	w->started = now_ms();
 	w->ready = false;
-	w->ready_fd = rdy[0];
-	r = await_exec(sv, i, rep[0]);
-	(void)close(rep[0]);
-	return r;
+	w->ready_fd = ready_fd;
+}
+
+static void
+close_fd(int *fd)
+{
+	if (*fd != -1)
+		(void)close(*fd);
+	*fd = -1;
 }
 
 static int
@@ -343,9 +358,11 @@ open_pipe(int p[2], int avoid)
 		return fail(EXIT_SELF, "create pipe");
 	p[0] = move_fd_off(p[0], avoid);
 	p[1] = move_fd_off(p[1], avoid);
-	if (p[0] == -1 || p[1] == -1)
-		return fail(EXIT_SELF, "create pipe");
-	return 0;
+	if (p[0] != -1 && p[1] != -1)
+		return 0;
+	close_fd(&p[0]);
+	close_fd(&p[1]);
+	return fail(EXIT_SELF, "create pipe");
 }
 
 /*
@@ -543,9 +560,7 @@ worker_exited(struct supervisor *sv, int i, const siginfo_t *si)
 		event(sv, LOG_WARNING, "worker %d (pid %ld) killed by signal %d "
 		    "after %ld.%ld s", i, (long)w->pid, si->si_status,
 		    up / 1000, up % 1000 / 100);
-	if (w->ready_fd != -1)
-		(void)close(w->ready_fd);
-	w->ready_fd = -1;
+	close_fd(&w->ready_fd);
 	w->state = W_DRAINING;
 	w->killed = false;
 	w->kill_at = now + sv->s->kill_timeout_ms;
@@ -565,8 +580,8 @@ look_at_group(struct supervisor *sv, int i)
 	struct worker *w = &sv->w[i];
 	long now = now_ms();
 
-	if (!proc_group_running(w->pid) || (w->killed && now >= w->kill_at)) {
-		if (proc_group_running(w->pid))
+	if (!group_running(sv, w->pid) || (w->killed && now >= w->kill_at)) {
+		if (group_running(sv, w->pid))
 			event(sv, LOG_ERR, "worker %d: processes left in its "
 			    "group after SIGKILL", i);
 		worker_gone(sv, i);
@@ -581,6 +596,18 @@ look_at_group(struct supervisor *sv, int i)
 	}
 	w->due = now + w->step < w->kill_at ? now + w->step : w->kill_at;
 	w->step = w->step * 2 < LOOK_MAX_MS ? w->step * 2 : LOOK_MAX_MS;
+}
+
+/*
+ * Whether a process of group pgid runs.  All of /proc is read only when
+ * we have children other than the workers, orphans: the dead worker's
+ * descendants that still run are among them, or under them.
+ */
+static bool
+group_running(struct supervisor *sv, pid_t pgid)
+{
+	return proc_other_children(sv->pins, pins(sv)) &&
+	    proc_group_running(pgid);
 }
 
 /* Reaps worker i, whose group is empty, and decides what comes next. */
@@ -681,9 +708,7 @@ stop_all(struct supervisor *sv)
 		event(sv, LOG_ERR, "processes left after SIGKILL");
 	proc_reap_children(NULL, 0);
 	for (i = 0; i < sv->s->workers; i++) {
-		if (sv->w[i].ready_fd != -1)
-			(void)close(sv->w[i].ready_fd);
-		sv->w[i].ready_fd = -1;
+		close_fd(&sv->w[i].ready_fd);
 		sv->w[i].pid = 0;
 		sv->w[i].state = W_DONE;
 	}
@@ -796,8 +821,7 @@ take_ready_pipes(struct supervisor *sv)
 		if (st == READY_NOT_YET)
 			continue;
 		sv->w[i].ready = st == READY_YES;
-		(void)close(sv->w[i].ready_fd);
-		sv->w[i].ready_fd = -1;
+		close_fd(&sv->w[i].ready_fd);
 	}
 	announce(sv);
 }
@@ -838,14 +862,16 @@ save_state(struct supervisor *sv)
 	if (sv->state_name[0] == '\0')
 		return;
 	len = (size_t)snprintf(sv->state, sv->state_size,
-	    "daemonize-workers %ld\n", (long)sv->self);
+	    WORKERS_HEADER " %ld\n", (long)sv->self);
 	for (i = 0; i < sv->s->workers && len < sv->state_size; i++)
 		len += (size_t)snprintf(sv->state + len, sv->state_size - len,
 		    "%d %ld %ld %d %d %d\n", i, (long)sv->w[i].pid,
 		    sv->w[i].started, sv->w[i].restarts, sv->w[i].how,
 		    sv->w[i].code);
+	/* A new file each time: never one that someone else put there. */
+	(void)unlinkat(sv->s->piddir, sv->state_tmp, 0);
 	fd = openat(sv->s->piddir, sv->state_tmp, O_WRONLY | O_CREAT |
-	    O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+	    O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd == -1)
 		return;
 	if (write_all(fd, sv->state, len < sv->state_size ? len :

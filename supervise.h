@@ -12,6 +12,14 @@
 #include "options.h"
 #include "spawn.h"
 
+/*
+ * PIDFILE.workers: "daemonize-workers PID", then a line per worker: its
+ * number, PID (0: not running), start (now_ms()), restarts, last exit
+ * (0: none, CLD_EXITED, CLD_KILLED) and its status or 128+signal.
+ */
+#define WORKERS_SUFFIX ".workers"
+#define WORKERS_HEADER "daemonize-workers"
+
 struct supervise_setup {
 	const struct spawn_plan *plan;	/* the daemon's: locks, outputs */
 	int workers;
