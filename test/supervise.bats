@@ -417,6 +417,28 @@ worker_binary() {
 	assert_nothing_left
 }
 
+# strace fails every clone(2) of the supervisor after the first (worker
+# 0's start): the kill is rapid failure 1, the two failed forks 2 and 3.
+@test "a restart that cannot fork is a rapid failure: give up at the limit, 125" {
+	require_strace
+	strace -f -o /dev/null -e trace=clone -e inject=clone:error=EAGAIN:when=2+ \
+		"$DAEMONIZE" -f -r --max-restarts 2 -p "$PF" -e events sleep 1000 3>&- &
+	traced=$!
+	wait_until 5 '[ -s "$PF" ]'
+	sup=$(pid_in "$PF")
+	w=$(wait_worker "$sup" 0)
+	kill -KILL "$w"
+	wait_until 5 "! is_alive $sup"
+	rc=0
+	wait "$traced" || rc=$?
+	[ "$rc" -eq 125 ]
+	[ ! -e "$PF" ]
+	[ "$(count_events events 'worker 0: .*')" -eq 2 ]
+	[ "$(count_events events 'worker 0 restarting in [0-9]+ ms')" -eq 2 ]
+	[ "$(count_events events 'worker 0 failed 3 times in a row; giving up')" -eq 1 ]
+	assert_nothing_left
+}
+
 # --- -f: the supervisor's exit status ---
 
 @test "-f -r: TERM stops the supervisor and its worker, exit status 0" {
