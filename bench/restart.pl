@@ -4,19 +4,25 @@
 #	perl bench/restart.pl RUNS WARMUPS FIFO LABEL...
 #
 # Each LABEL names one running supervisor whose worker is bench/run.sh's
-# worker script: it writes "LABEL PID" to the FIFO, and then execs sleep.  The worker of each
-# supervisor in turn, round after round (interleaved, so that drift in the
-# machine's speed falls on all alike), is killed with SIGKILL; the latency
-# runs from just before kill(2) to the moment the new worker's execve(2)
-# succeeded.  That moment is the kernel's own CLOCK_MONOTONIC stamp on the
-# exec event of the proc connector (netlink; root may always listen): nothing
-# polls and nothing of the worker's start-up after its exec is counted.
-# Without the proc connector it is the moment the FIFO line arrived, which
-# adds the start of sh and one echo.  After each restart the supervisors
-# are left alone for 20 ms, so that every kill finds them idle.
+# worker script: it writes "LABEL PID" to the FIFO, and then execs sleep.
+# The worker of each supervisor in turn, round after round (interleaved, so
+# that drift in the machine's speed falls on all alike), is killed with
+# SIGKILL; the latency runs from just before kill(2) to the moment the new
+# worker's execve(2) succeeded.  That moment is the kernel's own
+# CLOCK_MONOTONIC stamp on the exec event of the proc connector (netlink;
+# root may always listen): nothing polls, and nothing of the worker's
+# start-up after its exec is counted.  The same events give the phases:
+# kill to the old worker's exit, its exit to the fork of the new one (the
+# supervisor's reaction), and that fork to the exec.  Without the proc
+# connector the end is the moment the FIFO line arrived, which adds the
+# start of sh and one echo, and there are no phases.  After each restart
+# the supervisors are left alone for 20 ms, so that every kill finds them
+# idle.
 #
-# Prints one line per LABEL, in order: "median p90 samples method", the
-# times in ms, or "n/a" for a supervisor whose worker did not come back.
+# Prints one line per LABEL, in order: "median p90 samples method
+# kill-exit exit-fork fork-exec" (method: exec or fifo), the times in ms
+# (the phases as medians, "-" without the proc connector), or "n/a" for a
+# supervisor whose worker did not come back.
 use strict;
 use warnings;
 use Errno qw(EINTR ENOBUFS EAGAIN);
@@ -35,7 +41,9 @@ use constant {
 	CN_VAL_PROC => 1,
 	PROC_CN_MCAST_LISTEN => 1,
 	NLMSG_DONE => 3,
-	PROC_EVENT_EXEC => 2,
+	PROC_EVENT_FORK => 0x1,
+	PROC_EVENT_EXEC => 0x2,
+	PROC_EVENT_EXIT => 0x80000000,
 	SETTLE => 0.02,
 	DEADLINE => 5,
 };
@@ -64,23 +72,24 @@ sub connector {
 		exec('/bin/true') or POSIX::_exit(127);
 	}
 	waitpid($pid, 0);
-	my %seen;
+	my %ev = (exec => {}, fork => {}, exit => {});
 	my $until = clock_gettime(CLOCK_MONOTONIC) + 1;
-	while (!exists $seen{$pid}) {
+	while (!exists $ev{exec}{$pid}) {
 		my $left = $until - clock_gettime(CLOCK_MONOTONIC);
 		return if $left <= 0;
 		my $rin = '';
 		vec($rin, fileno($s), 1) = 1;
 		next unless select(my $rout = $rin, undef, undef, $left) > 0;
-		drain($s, \%seen, 0);
+		drain($s, \%ev, 0);
 	}
 	return $s;
 }
 
-# Reads every queued event; records the first exec stamp (in seconds) of
-# each process, those from before $since left out.
+# Reads every queued event; records in $ev, by process (not thread), the
+# stamp in seconds of the first exec, of its fork and of its exit, those
+# from before $since left out.
 sub drain {
-	my ($s, $execs, $since) = @_;
+	my ($s, $ev, $since) = @_;
 	for (;;) {
 		my $buf;
 		unless (defined recv($s, $buf, 65536, MSG_DONTWAIT)) {
@@ -88,13 +97,20 @@ sub drain {
 			return if $! == EAGAIN;
 			die "restart.pl: recv: $!\n";
 		}
-		# struct nlmsghdr (16 bytes), struct cn_msg (20), struct proc_event.
-		next if length($buf) < 36 + 24;
-		my ($what, undef, $ns, undef, $tgid) =
-		    unpack('L L Q L L', substr($buf, 36));
-		next unless $what == PROC_EVENT_EXEC;
+		# struct nlmsghdr (16 bytes), struct cn_msg (20), struct
+		# proc_event: what, cpu, timestamp_ns, then the event's data.
+		next if length($buf) < 36 + 32;
+		my ($what, undef, $ns, @d) =
+		    unpack('L L Q L L L L', substr($buf, 36));
 		my $t = $ns / 1e9;
-		$execs->{$tgid} //= $t if $t >= $since;
+		next if $t < $since;
+		if ($what == PROC_EVENT_EXEC && $d[0] == $d[1]) {
+			$ev->{exec}{$d[1]} //= $t;
+		} elsif ($what == PROC_EVENT_FORK && $d[2] == $d[3]) {
+			$ev->{fork}{$d[3]} //= $t;
+		} elsif ($what == PROC_EVENT_EXIT && $d[0] == $d[1]) {
+			$ev->{exit}{$d[1]} //= $t;
+		}
 	}
 }
 
@@ -117,9 +133,14 @@ sub next_line {
 	}
 }
 
+sub median {
+	my @t = sort { $a <=> $b } @_;
+	return @t ? $t[@t / 2] : undef;
+}
+
 my $conn = connector();
-my $method = $conn ? 'exec event' : 'FIFO line';
-my (%worker, %times);
+my $method = $conn ? 'exec' : 'fifo';
+my (%worker, %times, %phases);
 
 # The first worker of each supervisor.
 my $until = clock_gettime(CLOCK_MONOTONIC) + DEADLINE;
@@ -132,15 +153,16 @@ for my $round (-$warm .. $runs - 1) {
 	for my $label (@labels) {
 		next unless defined $worker{$label};
 		sleep(SETTLE);
-		my %execs;
-		drain($conn, \%execs, 0) if $conn;
-		%execs = ();
+		my %ev = (exec => {}, fork => {}, exit => {});
+		drain($conn, \%ev, 0) if $conn;
+		%ev = (exec => {}, fork => {}, exit => {});
+		my $old = $worker{$label};
 		my $t0 = clock_gettime(CLOCK_MONOTONIC);
-		kill('KILL', $worker{$label});
+		kill('KILL', $old);
 		my ($l, $pid, $arrival);
 		my $until = $t0 + DEADLINE;
 		while (($l, $pid, $arrival) = next_line($until)) {
-			last if $l eq $label && $pid != $worker{$label};
+			last if $l eq $label && $pid != $old;
 		}
 		unless (defined $pid) {
 			warn "restart.pl: $label: no new worker within "
@@ -152,11 +174,17 @@ for my $round (-$warm .. $runs - 1) {
 		next if $round < 0;
 		my $t1 = $arrival;
 		if ($conn) {
-			drain($conn, \%execs, $t0);
-			$t1 = $execs{$pid};
+			drain($conn, \%ev, $t0);
+			$t1 = $ev{exec}{$pid};
 			unless (defined $t1) {
 				warn "restart.pl: $label: exec of $pid not seen\n";
 				next;
+			}
+			my ($exit, $fork) = ($ev{exit}{$old}, $ev{fork}{$pid});
+			if (defined $exit && defined $fork) {
+				push(@{$phases{$label}[0]}, ($exit - $t0) * 1e3);
+				push(@{$phases{$label}[1]}, ($fork - $exit) * 1e3);
+				push(@{$phases{$label}[2]}, ($t1 - $fork) * 1e3);
 			}
 		}
 		push(@{$times{$label}}, ($t1 - $t0) * 1e3);
@@ -169,6 +197,8 @@ for my $label (@labels) {
 		print "n/a\n";
 		next;
 	}
-	printf("%.3f %.3f %d %s\n", $t[@t / 2], $t[ceil(0.9 * @t) - 1],
-	    scalar(@t), $method);
+	my @p = map { median(@{$phases{$label}[$_] // []}) } 0 .. 2;
+	printf("%.3f %.3f %d %s %s\n", $t[@t / 2], $t[ceil(0.9 * @t) - 1],
+	    scalar(@t), $method,
+	    join(' ', map { defined $_ ? sprintf('%.3f', $_) : '-' } @p));
 }

@@ -100,7 +100,7 @@ restart_tools() {
 # Prints the restart latency table rows.
 restart_latency() {
 	local labels=() names=() cmds=() results=() label name cmd i pid
-	local med p90 n method smed="" dmed="" out
+	local med p90 n method ke ef fe smed="" dmed="" out
 	printf '#!/bin/sh\necho "$1 $$" >%s\nexec %s 1000 "$2"\n' \
 		"$WORK/fifo" "$TARGET" >"$WORK/worker"
 	chmod 755 "$WORK/worker"
@@ -141,17 +141,22 @@ restart_latency() {
 		dyn) read -r dmed _ <<<"${results[i]}" ;;
 		esac
 	done
-	echo "| supervisor | restart ms, median | p90 | ×libslack | restarts timed | new worker seen by |"
-	echo "|---|---|---|---|---|---|"
+	echo "| supervisor | restart ms, median | p90 | ×libslack | kill → exit | exit → fork | fork → exec | restarts timed | end seen by |"
+	echo "|---|---|---|---|---|---|---|---|---|"
 	for i in "${!labels[@]}"; do
 		if [ "${results[i]}" = n/a ]; then
-			echo "| ${names[i]} | n/a | n/a | n/a | 0 | |"
+			echo "| ${names[i]} | n/a | n/a | n/a | | | | 0 | |"
 			continue
 		fi
-		read -r med p90 n method <<<"${results[i]}"
-		printf '| %s | %s | %s | %s | %s | %s |\n' "${names[i]}" "$med" "$p90" \
-			"$([ -n "$smed" ] && ratio "$med" "$smed" || echo n/a)" "$n" \
-			"$method"
+		read -r med p90 n method ke ef fe <<<"${results[i]}"
+		case $method in
+		exec) method="exec event" ;;
+		*) method="FIFO line" ;;
+		esac
+		printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' \
+			"${names[i]}" "$med" "$p90" \
+			"$([ -n "$smed" ] && ratio "$med" "$smed" || echo n/a)" \
+			"$ke" "$ef" "$fe" "$n" "$method"
 	done
 	echo
 	echo "Target: the median of daemonize -r at or below libslack daemon's: $(
