@@ -233,11 +233,14 @@ open_outputs(struct supervisor *sv)
 {
 	struct spawn_plan *p = &sv->plan;
 	struct creds_saved saved;
+	mode_t mask;
 	int out, err, r;
 
 	if (p->creds != NULL && creds_assume(p->creds, &saved) == -1)
 		return -1;
+	mask = umask(p->umask);
 	r = spawn_open_outputs(p, &out, &err);
+	umask(mask);
 	if (p->creds != NULL && creds_restore(p->creds, &saved) == -1)
 		return -1;
 	if (r == -1)
