@@ -188,33 +188,45 @@ set_up(struct supervisor *sv)
 	return 0;
 }
 
+/* The signals a supervisor reads from its signalfd. */
+static const int caught[] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT,
+    SIGUSR1, SIGUSR2, SIGWINCH };
+
 /*
- * The signals we act on are blocked and read from a signalfd, so that
- * none can kill us between two steps, and none is lost while we are busy.
+ * Blocks what a supervisor takes through its signalfd, before it writes
+ * its pidfile, so that a signal sent as soon as its PID is known waits
+ * for it instead of killing it.  TTIN and TTOU are blocked and never
+ * read: with -f, an event written to a terminal we are in the background
+ * of must not stop us (a worker's exec empties the mask, where ignoring
+ * would be inherited).
  */
-static int
-catch_signals(struct supervisor *sv)
+int
+supervise_block_signals(void)
 {
-	static const int sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT,
-	    SIGUSR1, SIGUSR2, SIGWINCH };
 	sigset_t set;
 	size_t i;
 
 	sigemptyset(&set);
-	/*
-	 * Blocked, and never read: with -f, an event written to a terminal
-	 * we are in the background of must not stop us (the worker's exec
-	 * empties the mask, where ignoring would be inherited).
-	 */
+	for (i = 0; i < sizeof(caught) / sizeof(caught[0]); i++)
+		sigaddset(&set, caught[i]);
 	sigaddset(&set, SIGTTIN);
 	sigaddset(&set, SIGTTOU);
 	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
 		return fail(EXIT_SELF, "block signals");
+	return 0;
+}
+
+static int
+catch_signals(struct supervisor *sv)
+{
+	sigset_t set;
+	size_t i;
+
+	if (supervise_block_signals() == -1)
+		return -1;
 	sigemptyset(&set);
-	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		sigaddset(&set, sigs[i]);
-	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
-		return fail(EXIT_SELF, "block signals");
+	for (i = 0; i < sizeof(caught) / sizeof(caught[0]); i++)
+		sigaddset(&set, caught[i]);
 	sv->sigfd = move_fd_off(signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC),
 	    sv->plan.avoid);
 	if (sv->sigfd == -1)

@@ -35,6 +35,7 @@ struct supervise_setup {
 	const char *pidname;	/* the pidfile's name in it */
 };
 
+int supervise_block_signals(void);
 int supervise(const struct supervise_setup *s);
 
 #endif
