@@ -71,6 +71,7 @@ struct supervisor {
 	struct spawn_plan plan;	/* each worker's */
 	struct worker *w;
 	struct pollfd *pfd;	/* signals, notifications, ready pipes */
+	int *which;		/* the worker of each ready pipe in pfd */
 	pid_t *pins;		/* the workers' PIDs, for a reap or a stop */
 	char *state;		/* room for the state file's text */
 	size_t state_size;
@@ -101,7 +102,7 @@ static int open_pipe(int[2], int);
 static _Noreturn void worker_child(struct supervisor *, int, int, int);
 static int await_exec(struct supervisor *, int, int);
 static int run(struct supervisor *);
-static void fill_pollfds(struct supervisor *);
+static nfds_t fill_pollfds(struct supervisor *);
 static int next_timeout(const struct supervisor *);
 static int take_signals(struct supervisor *);
 static void reap(struct supervisor *);
@@ -119,7 +120,7 @@ static void run_timers(struct supervisor *);
 static void restart_worker(struct supervisor *, int);
 static void take_notification(struct supervisor *);
 static int worker_of(const struct supervisor *, pid_t);
-static void take_ready_pipes(struct supervisor *);
+static void take_ready_pipes(struct supervisor *, nfds_t);
 static void announce(struct supervisor *);
 static void save_state(struct supervisor *);
 static void finish(struct supervisor *, bool);
@@ -171,9 +172,11 @@ set_up(struct supervisor *sv)
 	sv->state_size = 64 + n * 96;
 	sv->w = calloc(n, sizeof(*sv->w));
 	sv->pfd = calloc(n + 2, sizeof(*sv->pfd));
+	sv->which = calloc(n + 2, sizeof(*sv->which));
 	sv->pins = calloc(n, sizeof(*sv->pins));
 	sv->state = malloc(sv->state_size);
-	if (sv->w == NULL || sv->pfd == NULL || sv->pins == NULL ||
+	if (sv->w == NULL || sv->pfd == NULL || sv->which == NULL ||
+	    sv->pins == NULL ||
 	    sv->state == NULL)
 		return fail(EXIT_SELF, "allocate memory");
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)
@@ -455,10 +458,10 @@ await_exec(struct supervisor *sv, int i, int fd)
 static int
 run(struct supervisor *sv)
 {
-	nfds_t n = (nfds_t)sv->s->workers + 2;
+	nfds_t n;
 
 	while (!sv->done) {
-		fill_pollfds(sv);
+		n = fill_pollfds(sv);
 		if (poll(sv->pfd, n, next_timeout(sv)) == -1 &&
 		    errno != EINTR) {
 			event(sv, LOG_ERR, "poll: %s", strerror(errno));
@@ -470,23 +473,33 @@ run(struct supervisor *sv)
 			break;
 		if (sv->pfd[1].revents != 0)
 			take_notification(sv);
-		take_ready_pipes(sv);
+		take_ready_pipes(sv, n);
 		if (!sv->done)
 			run_timers(sv);
 	}
 	return 0;
 }
 
-static void
+/*
+ * The signalfd, the notify socket, and the ready pipes still open: only
+ * those, since poll(2) refuses more entries than the descriptor limit.
+ */
+static nfds_t
 fill_pollfds(struct supervisor *sv)
 {
+	nfds_t n = 2;
 	int i;
 
 	sv->pfd[0] = (struct pollfd){ .fd = sv->sigfd, .events = POLLIN };
 	sv->pfd[1] = (struct pollfd){ .fd = sv->notify, .events = POLLIN };
-	for (i = 0; i < sv->s->workers; i++)
-		sv->pfd[i + 2] = (struct pollfd){ .fd = sv->w[i].ready_fd,
+	for (i = 0; i < sv->s->workers; i++) {
+		if (sv->w[i].ready_fd == -1)
+			continue;
+		sv->which[n] = i;
+		sv->pfd[n++] = (struct pollfd){ .fd = sv->w[i].ready_fd,
 		    .events = POLLIN };
+	}
+	return n;
 }
 
 /* Until the next restart or look at a group; -1 (forever) if none. */
@@ -835,15 +848,16 @@ worker_of(const struct supervisor *sv, pid_t pid)
 
 /* --ready-fd: a newline on a worker's own pipe; its end if it closes. */
 static void
-take_ready_pipes(struct supervisor *sv)
+take_ready_pipes(struct supervisor *sv, nfds_t n)
 {
 	struct ready r = { .is_pipe = true, .write_fd = -1 };
 	enum ready_state st;
+	nfds_t k;
 	int i;
 
-	for (i = 0; i < sv->s->workers; i++) {
-		if (sv->pfd[i + 2].fd == -1 || sv->pfd[i + 2].revents == 0 ||
-		    sv->w[i].ready_fd == -1)
+	for (k = 2; k < n; k++) {
+		i = sv->which[k];
+		if (sv->pfd[k].revents == 0 || sv->w[i].ready_fd != sv->pfd[k].fd)
 			continue;
 		r.fd = sv->w[i].ready_fd;
 		st = ready_read(&r, 0, 0);
@@ -929,6 +943,7 @@ finish(struct supervisor *sv, bool ran)
 	closelog();
 	free(sv->w);
 	free(sv->pfd);
+	free(sv->which);
 	free(sv->pins);
 	free(sv->state);
 }
