@@ -40,8 +40,6 @@
 #define DELAY_MAX_MS 30000
 /* How often a dead worker's group is looked at, at most. */
 #define LOOK_MAX_MS 50
-/* After SIGKILL, how long a group may take to go before we go on. */
-#define KILL_WAIT_MS 5000
 
 enum worker_state {
 	W_DOWN,			/* to be started at due */
@@ -82,6 +80,7 @@ struct supervisor {
 	int notify;		/* the workers' notify socket, or -1 */
 	int events;		/* where event lines go, or -1 */
 	pid_t self;
+	long self_start;	/* our start time, in /proc/PID/stat */
 	bool announced;		/* every worker was ready, and we said so */
 	bool running;		/* every worker was started once */
 	bool done;
@@ -164,6 +163,7 @@ set_up(struct supervisor *sv)
 	size_t n = (size_t)s->workers;
 
 	sv->self = getpid();
+	sv->self_start = proc_stat_field(sv->self, 22);
 	sv->plan = *s->plan;
 	sv->plan.locks[0] = sv->plan.locks[1] = -1;
 	sv->plan.keep_root = false;
@@ -634,7 +634,7 @@ look_at_group(struct supervisor *sv, int i)
 		    "after %ld s: SIGKILL", i, sv->s->kill_timeout_ms / 1000);
 		proc_signal_group(w->pid, SIGKILL);
 		w->killed = true;
-		w->kill_at = now + KILL_WAIT_MS;
+		w->kill_at = now + SUPERVISE_KILL_WAIT_MS;
 	}
 	w->due = now + w->step < w->kill_at ? now + w->step : w->kill_at;
 	w->step = w->step * 2 < LOOK_MAX_MS ? w->step * 2 : LOOK_MAX_MS;
@@ -905,7 +905,8 @@ save_state(struct supervisor *sv)
 	if (sv->state_name[0] == '\0')
 		return;
 	len = (size_t)snprintf(sv->state, sv->state_size,
-	    WORKERS_HEADER " %ld\n", (long)sv->self);
+	    WORKERS_HEADER " %ld %ld %ld\n", (long)sv->self, sv->self_start,
+	    sv->s->kill_timeout_ms + SUPERVISE_KILL_WAIT_MS);
 	for (i = 0; i < sv->s->workers && len < sv->state_size; i++)
 		len += (size_t)snprintf(sv->state + len, sv->state_size - len,
 		    "%d %ld %ld %d %d %d\n", i, (long)sv->w[i].pid,
