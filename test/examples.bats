@@ -20,6 +20,15 @@ setup() {
 	ENTRY="$BATS_TEST_DIRNAME/../examples/container/entrypoint.sh"
 }
 
+# The daemon is stopped as a stop would, before the tagged processes are
+# killed: nginx overwrites the environment that tags its processes, and
+# its workers outlive a master killed with SIGKILL.
+teardown() {
+	[ -e "$PF" ] && "$DAEMONIZE" --stop -q --timeout 5 -p "$PF"
+	kill_test_processes
+	remove_public_dirs
+}
+
 # The DAEMONIZE_WORKER of PID, empty if it has none.
 worker_id() {
 	local -a env
@@ -151,7 +160,10 @@ worker_pid() {
 	wait_until 5 '[ "$(worker_ids "$sup")" = "0 1" ]'
 	read -ra pids <<<"$(workers_of "$sup" | cut -d ' ' -f 2 | paste -sd ' ')"
 	kill -TERM "$sup"
-	run -0 wait "$sup"
+	# Not "run wait": run's subshell cannot wait for the test's child.
+	rc=0
+	wait "$sup" || rc=$?
+	[ "$rc" -eq 0 ]
 	assert_gone_then_nothing_left "${pids[@]}"
 }
 
@@ -163,6 +175,60 @@ worker_pid() {
 	wait_until 5 '[ "$(worker_ids "$sup")" = "0 1" ]'
 	read -ra pids <<<"$(workers_of "$sup" | cut -d ' ' -f 2 | paste -sd ' ')"
 	kill -INT "$sup"
-	run -0 wait "$sup"
+	# Not "run wait": run's subshell cannot wait for the test's child.
+	rc=0
+	wait "$sup" || rc=$?
+	[ "$rc" -eq 0 ]
 	assert_gone_then_nothing_left "${pids[@]}"
+}
+
+# A TCP port on 127.0.0.1 that nothing listens on just now.
+free_port() {
+	perl -MIO::Socket::INET -e 'print IO::Socket::INET->new(
+		Listen => 1, LocalAddr => "127.0.0.1:0") ->sockport, "\n"'
+}
+
+# True if http://127.0.0.1:PORT/ answers with a body that says ok.
+http_ok() {
+	local fd reply
+	exec {fd}<>"/dev/tcp/127.0.0.1/$1" || return 1
+	printf 'GET / HTTP/1.0\r\n\r\n' >&"$fd"
+	reply=$(cat <&"$fd")
+	exec {fd}>&-
+	[[ $reply == *$'\r\n\r\n'ok* ]]
+}
+
+# The README's nginx example, with a configuration of the test's own.
+@test "nginx under -r: a master killed with SIGKILL comes back and serves, its old workers gone" {
+	require_command nginx
+	port=$(free_port)
+	d=$BATS_TEST_TMPDIR
+	cat >nginx.conf <<-EOF
+		pid $d/nginx.pid;
+		error_log $d/error.log;
+		worker_processes 2;
+		events {}
+		http {
+			access_log off;
+			client_body_temp_path $d;
+			proxy_temp_path $d;
+			fastcgi_temp_path $d;
+			uwsgi_temp_path $d;
+			scgi_temp_path $d;
+			server { listen 127.0.0.1:$port; return 200 "ok\n"; }
+		}
+	EOF
+	run -0 "$DAEMONIZE" -r -e events -p "$PF" -- nginx -c "$d/nginx.conf" -g 'daemon off;'
+	sup=$(pid_in "$PF")
+	wait_until 5 'http_ok "$port"'
+	master=$(tr -d ' ' <"/proc/$sup/task/$sup/children")
+	wait_until 5 '[ "$(wc -w <"/proc/$master/task/$master/children")" -eq 2 ]'
+	read -ra old_workers <<<"$(cat "/proc/$master/task/$master/children")"
+	kill -KILL "$master"
+	wait_until 10 'new=$(tr -d " " <"/proc/$sup/task/$sup/children"); [ -n "$new" ] && [ "$new" != "$master" ] && http_ok "$port"'
+	for pid in "${old_workers[@]}"; do
+		run ! is_alive "$pid"
+	done
+	run ! grep -q "Address already in use" error.log
+	[ "$(pid_in "$PF")" = "$sup" ]
 }
