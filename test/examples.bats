@@ -198,6 +198,24 @@ http_ok() {
 	[[ $reply == *$'\r\n\r\n'ok* ]]
 }
 
+# In a container the entry point is process 1 of a PID namespace, which
+# the kernel gives only the signals it has asked for.
+@test "entrypoint as process 1 of a PID namespace: SIGTERM from outside stops it, exit 0" {
+	require_pid_namespace
+	# unshare itself, not in_new_pid_namespace, whose subshell $! would name.
+	unshare --pid --fork --mount-proc "$ENTRY" "$DAEMON" >out 2>err 3>&- &
+	ns=$!
+	wait_until 5 'sup=$(tr -d " " <"/proc/$ns/task/$ns/children") &&
+		[ -n "$sup" ] && [ "$(worker_ids "$sup")" = "0 1" ]'
+	[ "$(status_field "$sup" NSpid)" = "$sup	1" ]
+	read -ra pids <<<"$(workers_of "$sup" | cut -d ' ' -f 2 | paste -sd ' ')"
+	kill -TERM "$sup"
+	rc=0
+	wait "$ns" || rc=$?
+	[ "$rc" -eq 0 ]
+	assert_gone_then_nothing_left "${pids[@]}"
+}
+
 # The README's nginx example, with a configuration of the test's own.
 @test "nginx under -r: a master killed with SIGKILL comes back and serves, its old workers gone" {
 	require_command nginx
