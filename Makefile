@@ -140,7 +140,8 @@ coverage: cov/daemonize
 lint:
 	mandoc -Tlint -W warning daemonize.1
 	shellcheck -S warning .ci/run test/helpers.bash bench/run.sh \
-	    examples/init.d/exampled
+	    examples/init.d/exampled examples/init.d/exampled-supervised \
+	    examples/container/entrypoint.sh
 	shellcheck -S warning test/*.bats
 
 install: daemonize
