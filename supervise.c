@@ -23,11 +23,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "creds.h"
+#include "logsend.h"
 #include "msg.h"
 #include "pidfile.h"
 #include "proc.h"
@@ -79,6 +81,8 @@ struct supervisor {
 	int sigfd;
 	int notify;		/* the workers' notify socket, or -1 */
 	int events;		/* where event lines go, or -1 */
+	bool events_socket;	/* a socket: sent without waiting */
+	struct logsend log;	/* and to syslog */
 	pid_t self;
 	long self_start;	/* our start time, in /proc/PID/stat */
 	bool announced;		/* every worker was ready, and we said so */
@@ -91,6 +95,7 @@ struct supervisor {
 static int set_up(struct supervisor *);
 static int catch_signals(struct supervisor *);
 static int open_outputs(struct supervisor *);
+static void open_events(struct supervisor *, int);
 static int set_up_notify(struct supervisor *);
 static void name_state(struct supervisor *);
 static int start_all(struct supervisor *);
@@ -123,7 +128,7 @@ static void take_ready_pipes(struct supervisor *, nfds_t);
 static void announce(struct supervisor *);
 static void save_state(struct supervisor *);
 static void finish(struct supervisor *, bool);
-static void event(const struct supervisor *, int, const char *, ...)
+static void event(struct supervisor *, int, const char *, ...)
     PRINTF_LIKE(3, 4);
 static size_t timestamp(char *, size_t);
 
@@ -137,7 +142,7 @@ int
 supervise(const struct supervise_setup *s)
 {
 	struct supervisor sv = { .s = s, .sigfd = -1, .notify = -1,
-	    .events = -1 };
+	    .events = -1, .log = { -1, s->plan->avoid } };
 	int r;
 
 	r = set_up(&sv);
@@ -187,7 +192,6 @@ set_up(struct supervisor *sv)
 	if (chdir(s->plan->dir) == -1)
 		return fail(EXIT_SELF, "change directory to %s", s->plan->dir);
 	name_state(sv);
-	openlog("daemonize", LOG_PID, LOG_DAEMON);
 	return 0;
 }
 
@@ -265,9 +269,36 @@ open_outputs(struct supervisor *sv)
 		return fail(EXIT_SELF, "set outputs to append");
 	p->out_fd = p->out != NULL ? out : -1;
 	p->err_fd = p->err != NULL ? err : -1;
-	sv->events = p->err != NULL ? err : sv->s->foreground ?
-	    STDERR_FILENO : -1;
+	open_events(sv, p->err != NULL ? err : sv->s->foreground ?
+	    STDERR_FILENO : -1);
 	return 0;
+}
+
+/*
+ * Events must never block us: a pipe whose reader stopped reading would
+ * stop the supervisor.  A file description of our own for the same file,
+ * opened again through /proc/self/fd, can be non-blocking without making
+ * the workers' one so; a socket is sent to with MSG_DONTWAIT instead.
+ */
+static void
+open_events(struct supervisor *sv, int fd)
+{
+	char path[32];
+	struct stat sb;
+	int own;
+
+	sv->events = fd;
+	if (fd == -1)
+		return;
+	if (fstat(fd, &sb) == 0 && S_ISSOCK(sb.st_mode)) {
+		sv->events_socket = true;
+		return;
+	}
+	(void)snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	own = move_fd_off(open(path, O_WRONLY | O_APPEND | O_NONBLOCK |
+	    O_NOCTTY | O_CLOEXEC), sv->plan.avoid);
+	if (own != -1)
+		sv->events = own;
 }
 
 /*
@@ -941,7 +972,7 @@ finish(struct supervisor *sv, bool ran)
 	    -1)
 		event(sv, LOG_WARNING, "remove pidfile %s: %s", sv->s->pidname,
 		    strerror(errno));
-	closelog();
+	logsend_close(&sv->log);
 	free(sv->w);
 	free(sv->pfd);
 	free(sv->which);
@@ -954,7 +985,7 @@ finish(struct supervisor *sv, bool ran)
  * "2026-11-30T01:02:03.456+00:00 daemonize[PID]: text".
  */
 static void
-event(const struct supervisor *sv, int prio, const char *fmt, ...)
+event(struct supervisor *sv, int prio, const char *fmt, ...)
 {
 	char line[MSG_MAX + 128];
 	size_t len;
@@ -969,12 +1000,15 @@ event(const struct supervisor *sv, int prio, const char *fmt, ...)
 	n = vsnprintf(line + len, sizeof(line) - len - 1, fmt, ap);
 	va_end(ap);
 	if (n > 0)
-		syslog(prio, "%s", line + len);
+		logsend_line(&sv->log, LOG_DAEMON | prio, sv->self, line + len);
 	len += n < 0 ? 0 : (size_t)n < sizeof(line) - len - 1 ?
 	    (size_t)n : sizeof(line) - len - 2;
 	line[len++] = '\n';
-	if (sv->events != -1)
-		(void)write_all(sv->events, line, len);
+	/* One write, under PIPE_BUF: whole, or not at all if full. */
+	if (sv->events_socket)
+		(void)send(sv->events, line, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	else if (sv->events != -1)
+		(void)write(sv->events, line, len);
 }
 
 /* ISO 8601 local time with milliseconds and the UTC offset. */
