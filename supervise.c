@@ -1008,7 +1008,7 @@ event(struct supervisor *sv, int prio, const char *fmt, ...)
 	if (sv->events_socket)
 		(void)send(sv->events, line, len, MSG_DONTWAIT | MSG_NOSIGNAL);
 	else if (sv->events != -1)
-		(void)write(sv->events, line, len);
+		(void)write_all(sv->events, line, len);
 }
 
 /* ISO 8601 local time with milliseconds and the UTC offset. */
