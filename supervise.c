@@ -44,7 +44,9 @@
 #define LOOK_MAX_MS 50
 
 enum worker_state {
+	W_NEW,			/* not started yet: the first start is in order */
 	W_DOWN,			/* to be started at due */
+	W_STARTING,		/* forked; its exec (or failure) not seen yet */
 	W_RUNNING,
 	W_DRAINING,		/* dead, unreaped; its group being stopped */
 	W_DONE			/* not to be started again */
@@ -60,6 +62,8 @@ struct worker {
 	bool killed;
 	bool ready;
 	int ready_fd;		/* --ready-fd: its pipe's read end, or -1 */
+	int exec_fd;		/* starting: its status pipe's read end */
+	bool exec_failed;	/* starting: it sent a failure */
 	int rapid;		/* rapid failures in a row */
 	int restarts;
 	int how;		/* the last exit: 0 none, CLD_EXITED, CLD_KILLED */
@@ -88,6 +92,7 @@ struct supervisor {
 	bool announced;		/* every worker was ready, and we said so */
 	bool running;		/* every worker was started once */
 	bool done;
+	bool start_failed;	/* a worker could not be started at first */
 	int last_failed;	/* the status of the last worker to fail */
 	int status;		/* the exit status, once done */
 };
@@ -104,7 +109,10 @@ static void began(struct supervisor *, int, pid_t, int);
 static void close_fd(int *);
 static int open_pipe(int[2], int);
 static _Noreturn void worker_child(struct supervisor *, int, int, int);
-static int await_exec(struct supervisor *, int, int);
+static void take_exec(struct supervisor *, int);
+static void exec_done(struct supervisor *, int);
+static void started(struct supervisor *);
+static void fail_start(struct supervisor *);
 static int run(struct supervisor *);
 static nfds_t fill_pollfds(struct supervisor *);
 static int next_timeout(const struct supervisor *);
@@ -125,6 +133,8 @@ static void restart_worker(struct supervisor *, int);
 static void take_notification(struct supervisor *);
 static int worker_of(const struct supervisor *, pid_t);
 static void take_ready_pipes(struct supervisor *, nfds_t);
+static void take_exec_pipes(struct supervisor *, nfds_t);
+static void died_starting(struct supervisor *, int);
 static void announce(struct supervisor *);
 static void save_state(struct supervisor *);
 static void finish(struct supervisor *, bool);
@@ -148,14 +158,8 @@ supervise(const struct supervise_setup *s)
 	r = set_up(&sv);
 	if (r == 0)
 		r = start_all(&sv);
-	if (r == 0) {
-		if (s->report_fd != -1)
-			(void)close(s->report_fd);
-		msg_to_pipe(-1);
-		sv.running = true;
-		save_state(&sv);
+	if (r == 0)
 		r = run(&sv);
-	}
 	finish(&sv, r == 0);
 	return r == 0 ? sv.status : -1;
 }
@@ -338,36 +342,32 @@ name_state(struct supervisor *sv)
 }
 
 /*
- * Starts every worker; the start fails, with nothing left running, if one
- * cannot be started.  Without a readiness channel, all are ready now.
+ * Forks the first worker; the loop sees it exec, and starts the next
+ * (one status pipe open at a time, however low the descriptor limit).
+ * Without a readiness channel, all are ready once they run.
  */
 static int
 start_all(struct supervisor *sv)
 {
 	int i;
 
-	for (i = 0; i < sv->s->workers; i++) {
-		sv->w[i].ready_fd = -1;
-		if (start_worker(sv, i) == -1) {
-			stop_all(sv);
-			return -1;
-		}
-	}
+	for (i = 0; i < sv->s->workers; i++)
+		sv->w[i].ready_fd = sv->w[i].exec_fd = -1;
 	if (sv->notify == -1 && sv->s->ready_fd == -1)
 		sv->announced = true;
-	return 0;
+	return start_worker(sv, 0);
 }
 
 /*
- * Forks worker i and waits for its exec (the close-on-exec pipe closes)
- * or its failure (a record on the pipe).  -1 with the failure recorded if
- * it could not be started; a worker that failed to exec is then running
- * no more, but is left for reap() to see.
+ * Forks worker i.  Its exec closes its close-on-exec status pipe, or it
+ * sends its failure there: the loop reads it (take_exec), so that nothing
+ * a worker does before its exec can keep us from the rest.  -1 with the
+ * failure recorded if it could not be forked.
  */
 static int
 start_worker(struct supervisor *sv, int i)
 {
-	int rep[2] = { -1, -1 }, rdy[2] = { -1, -1 }, r = -1;
+	int rep[2] = { -1, -1 }, rdy[2] = { -1, -1 };
 	pid_t pid = -1;
 
 	if (open_pipe(rep, sv->plan.avoid) == 0 && (sv->s->ready_fd == -1 ||
@@ -382,12 +382,12 @@ start_worker(struct supervisor *sv, int i)
 	close_fd(&rdy[1]);
 	if (pid > 0) {
 		began(sv, i, pid, rdy[0]);
-		rdy[0] = -1;
-		r = await_exec(sv, i, rep[0]);
+		sv->w[i].exec_fd = rep[0];
+		return 0;
 	}
 	close_fd(&rep[0]);
 	close_fd(&rdy[0]);
-	return r;
+	return -1;
 }
 
 /* Worker i runs as pid, in a process group of its own. */
@@ -398,7 +398,8 @@ began(struct supervisor *sv, int i, pid_t pid, int ready_fd)
 
 	/* Also here, so that the group exists before we may signal it. */
 	(void)setpgid(pid, pid);
-	w->state = W_RUNNING;
+	w->state = W_STARTING;
+	w->exec_failed = false;
 	w->pid = pid;
 	w->started = now_ms();
 	w->ready = false;
@@ -451,38 +452,81 @@ worker_child(struct supervisor *sv, int i, int report, int ready)
 }
 
 /*
- * Reads worker i's records until its pipe closes.  While the launcher
- * waits, -v lines go on to it; a failure is recorded, and said as an
- * event once the service runs.
+ * One record from starting worker i, or the end of its pipe.  While the
+ * launcher waits, -v lines go on to it; with -f they are printed.
  */
-static int
-await_exec(struct supervisor *sv, int i, int fd)
+static void
+take_exec(struct supervisor *sv, int i)
 {
+	struct worker *w = &sv->w[i];
 	struct report rec;
-	bool failed = false;
 	int r;
 
-	while ((r = report_receive(fd, &rec)) == 1) {
-		if (rec.type == REPORT_VERBOSE && sv->s->report_fd != -1 &&
-		    !sv->announced)
-			(void)report_send(sv->s->report_fd, REPORT_VERBOSE, 0, 0,
-			    rec.text);
-		else if (rec.type == REPORT_VERBOSE && sv->s->foreground)
-			msg_print(rec.text);
-		else if (rec.type == REPORT_FAIL) {
-			fail_set(rec.code, rec.text);
-			failed = true;
-		}
-	}
-	if (r == -1)
-		return fail(EXIT_SELF, "read worker %d's pipe", i);
-	/* A failure at the start is the launcher's to report. */
-	if (failed && sv->running)
-		event(sv, LOG_ERR, "worker %d: %s", i, fail_text());
-	else if (!failed)
-		event(sv, LOG_NOTICE, "worker %d started as pid %ld", i,
-		    (long)sv->w[i].pid);
-	return failed ? -1 : 0;
+	r = report_receive(w->exec_fd, &rec);
+	if (r == 1 && rec.type == REPORT_VERBOSE && !sv->running &&
+	    sv->s->report_fd != -1)
+		(void)report_send(sv->s->report_fd, REPORT_VERBOSE, 0, 0,
+		    rec.text);
+	else if (r == 1 && rec.type == REPORT_VERBOSE && sv->s->foreground)
+		msg_print(rec.text);
+	else if (r == 1 && rec.type == REPORT_FAIL) {
+		fail_set(rec.code, rec.text);
+		w->exec_failed = true;
+		/* A failure at the start is the launcher's to report. */
+		if (sv->running)
+			event(sv, LOG_ERR, "worker %d: %s", i, fail_text());
+		else
+			fail_start(sv);
+	} else if (r != 1)
+		exec_done(sv, i);
+}
+
+/*
+ * Worker i's pipe closed: it has exec'd, unless it said it failed (then
+ * it is dying, and reap() will see it).
+ */
+static void
+exec_done(struct supervisor *sv, int i)
+{
+	struct worker *w = &sv->w[i];
+
+	close_fd(&w->exec_fd);
+	if (w->exec_failed || w->state != W_STARTING)
+		return;
+	w->state = W_RUNNING;
+	event(sv, LOG_NOTICE, "worker %d started as pid %ld", i, (long)w->pid);
+	save_state(sv);
+	if (sv->running)
+		return;
+	if (i + 1 == sv->s->workers)
+		started(sv);
+	else if (start_worker(sv, i + 1) == -1)
+		fail_start(sv);
+}
+
+/*
+ * Every worker has exec'd once: the launcher can go (or, with -w, wait
+ * for readiness), and what goes wrong from now on is an event.
+ */
+static void
+started(struct supervisor *sv)
+{
+	if (sv->s->report_fd != -1)
+		(void)close(sv->s->report_fd);
+	msg_to_pipe(-1);
+	sv->running = true;
+	save_state(sv);
+}
+
+/*
+ * A worker could not be started at first: nothing is left running, and
+ * the failure recorded goes to the launcher, as without a supervisor.
+ */
+static void
+fail_start(struct supervisor *sv)
+{
+	sv->start_failed = true;
+	stop_all(sv);
 }
 
 /* The service: until it stops, gives up, or has no worker left. */
@@ -505,15 +549,17 @@ run(struct supervisor *sv)
 		if (sv->pfd[1].revents != 0)
 			take_notification(sv);
 		take_ready_pipes(sv, n);
+		take_exec_pipes(sv, n);
 		if (!sv->done)
 			run_timers(sv);
 	}
-	return 0;
+	return sv->start_failed ? -1 : 0;
 }
 
 /*
- * The signalfd, the notify socket, and the ready pipes still open: only
- * those, since poll(2) refuses more entries than the descriptor limit.
+ * The signalfd, the notify socket, and the status and ready pipes still
+ * open: only those, since poll(2) refuses more entries than the
+ * descriptor limit.
  */
 static nfds_t
 fill_pollfds(struct supervisor *sv)
@@ -524,11 +570,16 @@ fill_pollfds(struct supervisor *sv)
 	sv->pfd[0] = (struct pollfd){ .fd = sv->sigfd, .events = POLLIN };
 	sv->pfd[1] = (struct pollfd){ .fd = sv->notify, .events = POLLIN };
 	for (i = 0; i < sv->s->workers; i++) {
-		if (sv->w[i].ready_fd == -1)
-			continue;
-		sv->which[n] = i;
-		sv->pfd[n++] = (struct pollfd){ .fd = sv->w[i].ready_fd,
-		    .events = POLLIN };
+		if (sv->w[i].exec_fd != -1) {
+			sv->which[n] = i;
+			sv->pfd[n++] = (struct pollfd){ .fd = sv->w[i].exec_fd,
+			    .events = POLLIN };
+		}
+		if (sv->w[i].ready_fd != -1) {
+			sv->which[n] = i;
+			sv->pfd[n++] = (struct pollfd){ .fd = sv->w[i].ready_fd,
+			    .events = POLLIN };
+		}
 	}
 	return n;
 }
@@ -562,7 +613,13 @@ take_signals(struct supervisor *sv)
 	while ((n = read(sv->sigfd, &si, sizeof(si))) == (ssize_t)sizeof(si)) {
 		if (si.ssi_signo == SIGCHLD)
 			reap(sv);
-		else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
+		else if ((si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) &&
+		    !sv->running) {
+			(void)failx(128 + (int)si.ssi_signo, "start: interrupted "
+			    "by signal %d", (int)si.ssi_signo);
+			fail_start(sv);
+			return 0;
+		} else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
 			event(sv, LOG_NOTICE, "stopping on signal %d",
 			    (int)si.ssi_signo);
 			sv->status = EXIT_OK;
@@ -594,26 +651,44 @@ reap(struct supervisor *sv)
 	int i;
 
 	for (i = 0; i < sv->s->workers && !sv->done; i++) {
-		if (sv->w[i].state != W_RUNNING)
+		if (sv->w[i].state != W_RUNNING &&
+		    sv->w[i].state != W_STARTING)
 			continue;
 		si.si_pid = 0;
 		if (waitid(P_PID, (id_t)sv->w[i].pid, &si, WEXITED | WNOHANG |
-		    WNOWAIT) == 0 && si.si_pid == sv->w[i].pid)
+		    WNOWAIT) != 0 || si.si_pid != sv->w[i].pid)
+			continue;
+		if (sv->w[i].state == W_STARTING)
+			died_starting(sv, i);
+		if (!sv->done)
 			worker_exited(sv, i, &si);
 	}
 	proc_reap_children(sv->pins, pins(sv));
 }
 
-/* The PIDs of the workers that are our children: running or draining. */
+/* The PIDs of the workers that are our children, not yet reaped. */
 static int
 pins(struct supervisor *sv)
 {
 	int i, n = 0;
 
 	for (i = 0; i < sv->s->workers; i++)
-		if (sv->w[i].state == W_RUNNING || sv->w[i].state == W_DRAINING)
+		if (sv->w[i].state == W_STARTING ||
+		    sv->w[i].state == W_RUNNING || sv->w[i].state == W_DRAINING)
 			sv->pins[n++] = sv->w[i].pid;
 	return n;
+}
+
+/*
+ * Worker i died before we saw its pipe close: read what it said first
+ * (all of it is there, since it is dead).  A pipe that closes with no
+ * failure on it means an exec, as ever.
+ */
+static void
+died_starting(struct supervisor *sv, int i)
+{
+	while (sv->w[i].exec_fd != -1 && !sv->done)
+		take_exec(sv, i);
 }
 
 /* Worker i died: say so, and stop what is left of its process group. */
@@ -818,7 +893,7 @@ run_timers(struct supervisor *sv)
 
 /*
  * A worker that cannot even be forked counts as a rapid failure; one that
- * fails to exec dies, and reap() sees it.
+ * fails to exec says so, and dies.
  */
 static void
 restart_worker(struct supervisor *sv, int i)
@@ -826,7 +901,7 @@ restart_worker(struct supervisor *sv, int i)
 	struct worker *w = &sv->w[i];
 
 	w->restarts++;
-	if (start_worker(sv, i) == 0 || w->state == W_RUNNING) {
+	if (start_worker(sv, i) == 0) {
 		save_state(sv);
 		return;
 	}
@@ -875,6 +950,20 @@ worker_of(const struct supervisor *sv, pid_t pid)
 		    (sv->w[i].pid == pid || sv->w[i].pid == group))
 			return i;
 	return -1;
+}
+
+/* The starting workers' status pipes that have something to say. */
+static void
+take_exec_pipes(struct supervisor *sv, nfds_t n)
+{
+	nfds_t k;
+	int i;
+
+	for (k = 2; k < n && !sv->done; k++) {
+		i = sv->which[k];
+		if (sv->pfd[k].revents != 0 && sv->w[i].exec_fd == sv->pfd[k].fd)
+			take_exec(sv, i);
+	}
 }
 
 /* --ready-fd: a newline on a worker's own pipe; its end if it closes. */
