@@ -21,9 +21,9 @@ LINK = -Wl,-z,now -Wl,-z,relro
 SANITIZE = -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer -g
 
-SRC = main.c options.c launch.c control.c spawn.c creds.c ready.c \
+SRC = main.c options.c launch.c supervise.c control.c spawn.c creds.c ready.c \
 	pidfile.c proc.c msg.c
-HDR = options.h launch.h control.h spawn.h creds.h ready.h pidfile.h \
+HDR = options.h launch.h supervise.h control.h spawn.h creds.h ready.h pidfile.h \
 	proc.h msg.h
 TESTBINS = daemonize-close-proc daemonize-close-loop daemonize-no-pidfd \
 	daemonize-hooks

@@ -4,15 +4,21 @@
  * first, then the lock is asked again whether that PID still holds it.
  * Without pidfds, the lock is asked before every signal.
  */
+#include <sys/wait.h>
+
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "control.h"
 #include "msg.h"
 #include "pidfile.h"
 #include "proc.h"
+#include "supervise.h"
 
 /* How long to wait for the daemon to die after SIGKILL. */
 #define KILL_WAIT_MS 5000
@@ -26,6 +32,8 @@ static int stop_daemon(const char *, const struct proc_ref *, int, int);
 static int signal_daemon(const char *, const struct proc_ref *, int);
 static bool wait_gone(const char *, const struct proc_ref *, long);
 static void remove_leftover(const char *, pid_t);
+static void print_workers(const char *, pid_t);
+static void print_worker(int, long, long, int, int, int);
 
 /* --status: one line, and the LSB exit status. */
 int
@@ -55,8 +63,10 @@ control_status(const char *pidfile, bool quiet)
 		puts("running (pid outside this PID namespace)");
 	else if (!quiet && pi.holder < 0)
 		puts("running (lock held with no pid)");
-	else if (!quiet)
+	else if (!quiet) {
 		printf("running (pid %ld)\n", (long)pi.holder);
+		print_workers(pidfile, pi.holder);
+	}
 	return LSB_RUNNING;
 }
 
@@ -248,4 +258,54 @@ remove_leftover(const char *pidfile, pid_t pid)
 	if (r == LOCK_NOT_PIDFILE || r == LOCK_FAILED ||
 	    r == LOCK_OPEN_FAILED || r == LOCK_NOT_FILE)
 		warning("remove pidfile %s: %s", pidfile, lock_result_text(r));
+}
+
+/*
+ * A supervisor's workers, from the file it keeps beside its pidfile:
+ * shown only if the file names the PID that holds the lock now.
+ */
+static void
+print_workers(const char *pidfile, pid_t holder)
+{
+	char path[PATH_MAX];
+	long pid, started;
+	int id, restarts, how, code, fd, n;
+	FILE *f;
+
+	n = snprintf(path, sizeof(path), "%s" WORKERS_SUFFIX, pidfile);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return;
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	f = fd != -1 ? fdopen(fd, "r") : NULL;
+	if (f == NULL) {
+		if (fd != -1)
+			(void)close(fd);
+		return;
+	}
+	if (fscanf(f, WORKERS_HEADER " %ld", &pid) == 1 &&
+	    pid == (long)holder)
+		while (fscanf(f, "%d %ld %ld %d %d %d", &id, &pid, &started,
+		    &restarts, &how, &code) == 6)
+			print_worker(id, pid, started, restarts, how, code);
+	(void)fclose(f);
+}
+
+/* "worker 0: pid 1234, up 12s, 0 restarts, last exit none" */
+static void
+print_worker(int id, long pid, long started, int restarts, int how,
+    int code)
+{
+	char last[32] = "none";
+	long up = (now_ms() - started) / 1000;
+
+	if (how == CLD_EXITED)
+		(void)snprintf(last, sizeof(last), "status %d", code);
+	else if (how != 0)
+		(void)snprintf(last, sizeof(last), "signal %d", code - 128);
+	if (pid > 0)
+		printf("worker %d: pid %ld, up %lds, %d restarts, last exit "
+		    "%s\n", id, pid, up > 0 ? up : 0, restarts, last);
+	else
+		printf("worker %d: not running, %d restarts, last exit %s\n",
+		    id, restarts, last);
 }

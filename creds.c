@@ -255,3 +255,47 @@ same_groups(const gid_t *a, int na, const gid_t *b, int nb)
 	}
 	return true;
 }
+
+/*
+ * For a moment, in a process that stays root (a supervisor): the user's
+ * groups and effective IDs, so that a file it opens is opened as the user
+ * would open it (a link the user planted cannot redirect root's write),
+ * and a file it creates is the user's.  Undone by creds_restore().
+ */
+int
+creds_assume(const struct creds *c, struct creds_saved *s)
+{
+	int n;
+
+	*s = (struct creds_saved){ .egid = getegid() };
+	if (!c->change)
+		return 0;
+	n = getgroups(0, NULL);
+	s->groups = malloc(((size_t)n + 1) * sizeof(gid_t));
+	if (n == -1 || s->groups == NULL)
+		return fail(EXIT_SELF, "get groups");
+	s->ngroups = getgroups(n, s->groups);
+	if (s->ngroups == -1)
+		return fail(EXIT_SELF, "get groups");
+	if (setgroups((size_t)c->ngroups, c->groups) == -1 ||
+	    setegid(c->gid) == -1 || seteuid(c->uid) == -1) {
+		(void)fail(EXIT_SELF, "become user %s", c->name);
+		(void)creds_restore(c, s);
+		return -1;
+	}
+	return 0;
+}
+
+/* Root again, with the groups it had; -1 if it cannot be. */
+int
+creds_restore(const struct creds *c, struct creds_saved *s)
+{
+	int r = 0;
+
+	if (c->change && (seteuid(0) == -1 || setegid(s->egid) == -1 ||
+	    setgroups((size_t)s->ngroups, s->groups) == -1))
+		r = fail(EXIT_SELF, "take back root from user %s", c->name);
+	free(s->groups);
+	s->groups = NULL;
+	return r;
+}

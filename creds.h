@@ -20,9 +20,18 @@ struct creds {
 	bool change;		/* false: already these (no root needed) */
 };
 
+/* What creds_assume() changed, for creds_restore(). */
+struct creds_saved {
+	gid_t egid;
+	gid_t *groups;
+	int ngroups;
+};
+
 int creds_lookup(const char *spec, struct creds *c);
 void creds_free(struct creds *c);
 int creds_set_environment(const struct creds *c);
 int creds_apply(const struct creds *c, bool keep_root);
+int creds_assume(const struct creds *c, struct creds_saved *s);
+int creds_restore(const struct creds *c, struct creds_saved *s);
 
 #endif

@@ -35,6 +35,7 @@
 #include "proc.h"
 #include "ready.h"
 #include "spawn.h"
+#include "supervise.h"
 
 #define DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
 /* How long a daemon that is being stopped gets after SIGTERM. */
@@ -54,6 +55,8 @@ struct launch {
 	pid_t wrote;		/* a failed daemon that wrote the pidfile */
 	pid_t self;		/* in the daemon: its PID */
 	bool settled;		/* -w: the daemon is stopped and reaped */
+	int piddir;		/* -f, -r: the pidfile's directory, or -1 */
+	char pidname[PATH_MAX];	/* and its name there */
 };
 
 static int prepare(struct launch *);
@@ -81,6 +84,8 @@ static void remove_pidfile(const struct launch *, pid_t);
 static int run_daemon(struct launch *);
 static int lock_files(struct launch *);
 static int lock_file(const char *, const char *, int, int *);
+static int open_piddir(struct launch *);
+static int run_supervisor(struct launch *);
 static int run_foreground(struct launch *);
 
 /* Starts the daemon; 0 once it runs (is ready, with -w), else -1. */
@@ -88,7 +93,7 @@ int
 launch(const struct options *o)
 {
 	struct launch l = { .o = o, .sigfd = -1, .report = { -1, -1 },
-	    .ready = { -1, -1, false } };
+	    .ready = { -1, -1, false }, .piddir = -1 };
 	int r;
 
 	r = prepare(&l);
@@ -309,6 +314,7 @@ make_plan(struct launch *l)
 		.dir = o->dir != NULL ? o->dir : "/", .umask = o->umask,
 		.creds = o->user != NULL ? &l->creds : NULL,
 		.devnull = -1, .out = o->out, .err = o->err,
+		.out_fd = -1, .err_fd = -1,
 		.append = o->append, .keep_stdio = o->foreground,
 		.keep_root = o->foreground,
 		.ready_fd = -1, .ready_target = o->ready_fd,
@@ -435,6 +441,7 @@ static int
 start_daemon(struct launch *l)
 {
 	pid_t pid;
+	int status;
 
 	pid = fork();
 	if (pid == -1)
@@ -443,7 +450,11 @@ start_daemon(struct launch *l)
 		/* -w blocked the signals it takes through its signalfd. */
 		if (l->o->wait == 0 || clear_signal_mask() == 0) {
 			l->self = spawn_detach(&l->plan);
-			(void)run_daemon(l);
+			status = run_daemon(l);
+			if (status >= 0) {	/* a supervisor's end */
+				coverage_flush();
+				_exit(status);
+			}
 		}
 		spawn_fail(&l->plan);
 	}
@@ -591,7 +602,7 @@ daemon_exited(struct launch *l)
 	if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == -1 ||
 	    si.si_pid == 0)
 		return 0;
-	(void)proc_stop_children(pid, SIGTERM, STOP_WAIT_MS);
+	(void)proc_stop_children(&pid, 1, SIGTERM, STOP_WAIT_MS);
 	remove_pidfile(l, pid);
 	l->settled = true;
 	if (si.si_code != CLD_EXITED)
@@ -617,7 +628,7 @@ give_up(struct launch *l, int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	(void)vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	(void)proc_stop_children(l->daemon, SIGTERM, STOP_WAIT_MS);
+	(void)proc_stop_children(&l->daemon, 1, SIGTERM, STOP_WAIT_MS);
 	remove_pidfile(l, l->daemon);
 	l->settled = true;
 	return failx(code, "wait: %s; pid %ld stopped", why, (long)l->daemon);
@@ -642,7 +653,7 @@ remove_pidfile(const struct launch *l, pid_t pid)
 
 /*
  * The daemon's own steps, ending in exec: the locks, the pidfile, then
- * the plan.  Returns only on failure.
+ * the plan.  Returns only on failure, or with a supervisor's exit status.
  */
 static int
 run_daemon(struct launch *l)
@@ -653,7 +664,66 @@ run_daemon(struct launch *l)
 	if (lock_files(l) == -1)
 		return -1;
 	test_pause("daemon-locked");
+	if (l->o->restart != RESTART_NONE)
+		return run_supervisor(l);
 	return spawn_exec(&l->plan);
+}
+
+/*
+ * -r, -n: this process stays, as the supervisor.  It removes its pidfile
+ * when it exits, after it changed directory: through the directory's
+ * descriptor, opened now.
+ */
+static int
+run_supervisor(struct launch *l)
+{
+	const struct options *o = l->o;
+	struct supervise_setup s = {
+		.plan = &l->plan, .workers = o->workers,
+		.restart = o->restart, .max_restarts = o->max_restarts,
+		.min_uptime_ms = o->min_uptime * 1000L,
+		.kill_timeout_ms = o->kill_timeout * 1000L,
+		.report_fd = o->foreground ? -1 : l->report[1],
+		.ready_fd = l->ready.is_pipe ? l->plan.ready_fd : -1,
+		.wait = o->wait != 0, .foreground = o->foreground,
+		.piddir = -1, .pidname = NULL,
+	};
+
+	/* The launcher's ends, which the command's exec would have closed. */
+	if (l->report[0] != -1)
+		(void)close(l->report[0]);
+	if (l->ready.fd != -1)
+		(void)close(l->ready.fd);
+	if (l->sigfd != -1)
+		(void)close(l->sigfd);
+	l->report[0] = l->ready.fd = l->sigfd = -1;
+	if (l->piddir == -1 && open_piddir(l) == -1)
+		return -1;
+	s.piddir = l->piddir;
+	s.pidname = l->piddir != -1 ? l->pidname : NULL;
+	return supervise(&s);
+}
+
+/* The pidfile's directory, and its name there; nothing without -p. */
+static int
+open_piddir(struct launch *l)
+{
+	char dir[PATH_MAX], base[PATH_MAX];
+	const char *pidfile = l->o->pidfile;
+
+	if (pidfile == NULL)
+		return 0;
+	if (strlen(pidfile) >= sizeof(dir))
+		return failx(EXIT_SELF, "open pidfile %s: name too long",
+		    pidfile);
+	strcpy(dir, pidfile);
+	strcpy(base, pidfile);
+	l->piddir = move_fd_off(open(dirname(dir), O_PATH | O_DIRECTORY |
+	    O_CLOEXEC), l->plan.avoid);
+	if (l->piddir == -1)
+		return fail(EXIT_SELF, "open directory of %s", pidfile);
+	strcpy(l->pidname, basename(base));
+	return 0;
 }
 
 /*
@@ -731,28 +801,20 @@ lock_file(const char *path, const char *what, int avoid, int *fdp)
 static int
 run_foreground(struct launch *l)
 {
-	const char *pidfile = l->o->pidfile;
-	char dir[PATH_MAX], base[PATH_MAX];
-	struct stat a, b;
-	int dirfd = -1;
+	int r;
 
-	if (pidfile != NULL && strlen(pidfile) < sizeof(dir)) {
-		strcpy(dir, pidfile);
-		strcpy(base, pidfile);
-		dirfd = move_fd_off(open(dirname(dir), O_PATH | O_DIRECTORY |
-		    O_CLOEXEC), l->plan.avoid);
-	}
-	l->self = getpid();
-	if (run_daemon(l) == 0 || l->plan.locks[0] == -1 || dirfd == -1)
+	if (open_piddir(l) == -1)
 		return -1;
+	l->self = getpid();
+	r = run_daemon(l);
+	if (r >= 0 || l->plan.locks[0] == -1 || l->piddir == -1)
+		return r;
 	/* -u left root in the saved user ID for this (creds_apply); if it
 	 * cannot be taken back, the unlink below fails and says so. */
 	if (l->plan.creds != NULL && l->creds.change && seteuid(0) == -1)
 		verbose("take back root: %s", strerror(errno));
-	if (fstat(l->plan.locks[0], &a) == 0 && fstatat(dirfd, basename(base),
-	    &b, AT_SYMLINK_NOFOLLOW) == 0 && a.st_dev == b.st_dev &&
-	    a.st_ino == b.st_ino && pidfile_check(l->plan.locks[0]) == 0 &&
-	    unlinkat(dirfd, basename(base), 0) == -1)
-		warning("remove pidfile %s: %s", pidfile, strerror(errno));
+	if (pidfile_unlink_own(l->piddir, l->pidname, l->plan.locks[0]) == -1)
+		warning("remove pidfile %s: %s", l->o->pidfile,
+		    strerror(errno));
 	return -1;
 }

@@ -15,6 +15,10 @@
 
 #define DEFAULT_WAIT 60
 #define DEFAULT_TIMEOUT 10
+#define DEFAULT_MAX_RESTARTS 10
+#define DEFAULT_MIN_UPTIME 10
+#define DEFAULT_KILL_TIMEOUT 10
+#define MAX_WORKERS 1024
 
 /* Long options without a letter. */
 enum {
@@ -23,7 +27,10 @@ enum {
 	OPT_SIGNAL,
 	OPT_STATUS,
 	OPT_STOP,
-	OPT_TIMEOUT
+	OPT_TIMEOUT,
+	OPT_MAX_RESTARTS,
+	OPT_MIN_UPTIME,
+	OPT_KILL_TIMEOUT
 };
 
 static const struct option longopts[] = {
@@ -36,8 +43,10 @@ static const struct option longopts[] = {
 	{ "lockfile",	required_argument,	NULL, 'l' },
 	{ "umask",	required_argument,	NULL, 'm' },
 	{ "stdout",	required_argument,	NULL, 'o' },
+	{ "workers",	required_argument,	NULL, 'n' },
 	{ "pidfile",	required_argument,	NULL, 'p' },
 	{ "quiet",	no_argument,		NULL, 'q' },
+	{ "restart",	optional_argument,	NULL, 'r' },
 	{ "user",	required_argument,	NULL, 'u' },
 	{ "verbose",	no_argument,		NULL, 'v' },
 	{ "version",	no_argument,		NULL, 'V' },
@@ -48,6 +57,9 @@ static const struct option longopts[] = {
 	{ "status",	no_argument,		NULL, OPT_STATUS },
 	{ "stop",	no_argument,		NULL, OPT_STOP },
 	{ "timeout",	required_argument,	NULL, OPT_TIMEOUT },
+	{ "max-restarts", required_argument,	NULL, OPT_MAX_RESTARTS },
+	{ "min-uptime",	required_argument,	NULL, OPT_MIN_UPTIME },
+	{ "kill-timeout", required_argument,	NULL, OPT_KILL_TIMEOUT },
 	{ NULL,		0,			NULL, 0 }
 };
 
@@ -55,6 +67,9 @@ static int take_option(struct options *, int, char *);
 static int take_long_option(struct options *, int, char *);
 static int take_path(const char **, const char *, char *);
 static int take_user(struct options *, char *);
+static int take_restart(struct options *, const char *);
+static int take_supervise_option(struct options *, int, const char *);
+static int check_supervise(struct options *);
 static int bad_option(int, const char *);
 static int match_long(const char *, size_t, const struct option **);
 static int check_mode(struct options *);
@@ -64,9 +79,11 @@ static int add_env(struct options *, char *);
 static int usage_error(const char *, ...) PRINTF_LIKE(1, 2);
 
 const char usage_text[] =
-"usage: daemonize [-afhqvV] [-c dir] [-E name=value] [-e file] [-l lockfile]\n"
-"                 [-m umask] [-o file] [-p pidfile] [-u user[:group]]\n"
-"                 [-w[secs]] [--ready-fd=n] [--] command [arg ...]\n"
+"usage: daemonize [-afhqrvV] [-c dir] [-E name=value] [-e file] [-l lockfile]\n"
+"                 [-m umask] [-n workers] [-o file] [-p pidfile]\n"
+"                 [-u user[:group]] [-w[secs]] [--ready-fd=n]\n"
+"                 [--restart=when] [--max-restarts=n] [--min-uptime=secs]\n"
+"                 [--kill-timeout=secs] [--] command [arg ...]\n"
 "       daemonize --status [-q] -p pidfile\n"
 "       daemonize --stop [-q] [--signal=sig] [--timeout=secs] -p pidfile\n"
 "       daemonize --signal=sig -p pidfile\n"
@@ -83,11 +100,15 @@ const char usage_text[] =
 "  -h, --help                show this help and exit\n"
 "  -l, --lockfile=FILE       hold a lock on FILE while command runs\n"
 "  -m, --umask=MODE          octal file creation mask (default 022)\n"
+"  -n, --workers=N           run N copies of command, each with\n"
+"                            DAEMONIZE_WORKER=0..N-1 (implies -r)\n"
 "  -o, --stdout=FILE         standard output to FILE (default /dev/null);\n"
 "                            -o and -e may not name the pidfile or lockfile\n"
 "  -p, --pidfile=FILE        write command's PID to FILE and hold its lock;\n"
 "                            a FILE holding anything but a PID is refused\n"
 "  -q, --quiet               --status and --stop print nothing\n"
+"  -r, --restart[=WHEN]      the daemon is a supervisor that restarts command\n"
+"                            on-failure (the default), always, or no\n"
 "  -u, --user=USER[:GROUP]   run command as USER (root only); -o and -e are\n"
 "                            opened as USER\n"
 "  -v, --verbose             report each step on standard error\n"
@@ -101,6 +122,11 @@ const char usage_text[] =
 "      --stop                stop the daemon of -p: SIG or TERM, then KILL;\n"
 "                            remove its pidfile if it holds a PID\n"
 "      --timeout=SECS        --stop waits SECS before KILL (default 10)\n"
+"      --max-restarts=N      -r: give up after N+1 rapid failures in a row\n"
+"                            (default 10; 0: never give up)\n"
+"      --min-uptime=SECS     -r: a shorter run is a rapid failure (default 10)\n"
+"      --kill-timeout=SECS   -r: TERM, then KILL after SECS, for a stop and\n"
+"                            for what a dead worker left (default 10)\n"
 "\n"
 "Exit status:\n"
 "    0  command runs (is ready, with -w)\n"
@@ -112,6 +138,9 @@ const char usage_text[] =
 "  127  command not found\n"
 "With -w, a command that exits before it is ready gives its own status\n"
 "(128+N for signal N); a signal N to daemonize stops it and exits 128+N.\n"
+"A supervisor (-r, -n; its exit status with -f) exits 0 when stopped by TERM\n"
+"or INT or when no worker is left to restart, else with the status of the\n"
+"worker that failed (128+N for signal N).\n"
 "--status exits 0 running, 1 not running but pidfile left, 3 not running,\n"
 "4 unknown; --stop exits 0 once stopped or not running, 1 if it cannot stop.\n";
 
@@ -123,13 +152,16 @@ options_parse(struct options *o, int argc, char *argv[])
 	int c;
 
 	*o = (struct options){ .umask = 022, .ready_fd = -1,
-	    .timeout = DEFAULT_TIMEOUT };
+	    .timeout = DEFAULT_TIMEOUT, .workers = 1,
+	    .max_restarts = DEFAULT_MAX_RESTARTS,
+	    .min_uptime = DEFAULT_MIN_UPTIME,
+	    .kill_timeout = DEFAULT_KILL_TIMEOUT };
 	opterr = 0;
 	for (;;) {
 		/* The argument being read, for messages: never argv[optind]
 		 * after the call, which musl leaves past the end. */
 		cur = optind < argc ? argv[optind] : NULL;
-		c = getopt_long(argc, argv, "+:ac:E:e:fhl:m:o:p:qu:vVw::",
+		c = getopt_long(argc, argv, "+:ac:E:e:fhl:m:n:o:p:qru:vVw::",
 		    longopts, NULL);
 		if (c == -1)
 			break;
@@ -158,9 +190,11 @@ take_option(struct options *o, int c, char *arg)
 	case 'h': o->mode = MODE_HELP; return 0;
 	case 'l': return take_path(&o->lockfile, "-l", arg);
 	case 'm': return parse_umask(arg, &o->umask);
+	case 'n': return take_supervise_option(o, c, arg);
 	case 'o': return take_path(&o->out, "-o", arg);
 	case 'p': return take_path(&o->pidfile, "-p", arg);
 	case 'q': o->quiet = true; return 0;
+	case 'r': return take_restart(o, arg);
 	case 'u': return take_user(o, arg);
 	case 'v': o->verbose = true; return 0;
 	case 'V': o->mode = MODE_VERSION; return 0;
@@ -196,6 +230,10 @@ take_long_option(struct options *o, int c, char *arg)
 	case OPT_STOP:
 		o->mode = MODE_STOP;
 		return 0;
+	case OPT_MAX_RESTARTS:
+	case OPT_MIN_UPTIME:
+	case OPT_KILL_TIMEOUT:
+		return take_supervise_option(o, c, arg);
 	default:	/* OPT_TIMEOUT */
 		o->timeout = parse_uint("--timeout", arg, 0, 86400);
 		return o->timeout == -1 ? -1 : 0;
@@ -225,6 +263,55 @@ take_user(struct options *o, char *arg)
 		    "'%s'", arg);
 	o->user = arg;
 	return 0;
+}
+
+/* -r, --restart[=no|on-failure|always]; bare: on-failure. */
+static int
+take_restart(struct options *o, const char *arg)
+{
+	static const char *const words[] = { "no", "on-failure", "always" };
+	size_t i;
+
+	if (arg == NULL) {
+		o->restart = RESTART_ON_FAILURE;
+		return 0;
+	}
+	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (strcmp(arg, words[i]) == 0) {
+			o->restart = (enum restart)(RESTART_NO + (int)i);
+			return 0;
+		}
+	return usage_error("option --restart wants no, on-failure or always, "
+	    "not '%s'", arg);
+}
+
+/* -n and the numbers that tune a supervisor. */
+static int
+take_supervise_option(struct options *o, int c, const char *arg)
+{
+	int *to;
+	const char *name;
+	int min = 0, max = 86400;
+
+	if (c == 'n') {
+		to = &o->workers;
+		name = "-n";
+		min = 1;
+		max = MAX_WORKERS;
+	} else if (c == OPT_MAX_RESTARTS) {
+		to = &o->max_restarts;
+		name = "--max-restarts";
+		max = 1000000;
+	} else {
+		to = c == OPT_MIN_UPTIME ? &o->min_uptime : &o->kill_timeout;
+		name = c == OPT_MIN_UPTIME ? "--min-uptime" : "--kill-timeout";
+	}
+	*to = parse_uint(name, arg, min, max);
+	if (c == 'n')
+		o->workers_set = true;
+	else
+		o->supervise_set = true;
+	return *to == -1 ? -1 : 0;
 }
 
 /* Says what was wrong with argument cur, which getopt refused as c. */
@@ -308,10 +395,24 @@ check_mode(struct options *o)
 		o->wait = DEFAULT_WAIT;
 	if (o->wait != 0 && o->foreground)
 		return usage_error("-w and --ready-fd do not go with -f");
+	if (check_supervise(o) == -1)
+		return -1;
 	if (o->argv[0] == NULL)
 		return usage_error("no command given");
 	if (o->argv[0][0] == '\0')
 		return usage_error("the command is an empty string");
+	return 0;
+}
+
+/* -n implies -r; the numbers that tune a supervisor need one. */
+static int
+check_supervise(struct options *o)
+{
+	if (o->workers_set && o->restart == RESTART_NONE)
+		o->restart = RESTART_ON_FAILURE;
+	if (o->supervise_set && o->restart == RESTART_NONE)
+		return usage_error("--max-restarts, --min-uptime and "
+		    "--kill-timeout need -r or -n");
 	return 0;
 }
 

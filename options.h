@@ -18,6 +18,13 @@ enum mode {
 	MODE_VERSION		/* -V */
 };
 
+enum restart {
+	RESTART_NONE,		/* no supervisor: the daemon is the command */
+	RESTART_NO,		/* supervise, never restart */
+	RESTART_ON_FAILURE,	/* after a signal or a non-zero status */
+	RESTART_ALWAYS
+};
+
 struct options {
 	enum mode mode;
 	const char *pidfile;
@@ -37,6 +44,13 @@ struct options {
 	int ready_fd;		/* --ready-fd, or -1 */
 	int signal;		/* --signal, or 0 */
 	int timeout;		/* --timeout */
+	enum restart restart;	/* -r, --restart; -n implies on-failure */
+	int workers;		/* -n */
+	int max_restarts;	/* --max-restarts: rapid failures; 0: no end */
+	int min_uptime;		/* --min-uptime: seconds */
+	int kill_timeout;	/* --kill-timeout: seconds */
+	bool workers_set;	/* -n was given */
+	bool supervise_set;	/* one of the three numbers was given */
 	char **argv;		/* the command and its arguments */
 };
 

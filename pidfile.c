@@ -323,3 +323,21 @@ backoff(long *step)
 	if (*step < 50)
 		*step *= 2;
 }
+
+/*
+ * The daemon's own pidfile, by a process that holds its lock and may have
+ * changed directory since: name is looked up in dirfd, and removed only
+ * if it is still the file locked on fd, and holds a PID or nothing.
+ */
+int
+pidfile_unlink_own(int dirfd, const char *name, int fd)
+{
+	struct stat a, b;
+
+	if (fstat(fd, &a) == -1 ||
+	    fstatat(dirfd, name, &b, AT_SYMLINK_NOFOLLOW) == -1 ||
+	    a.st_dev != b.st_dev || a.st_ino != b.st_ino ||
+	    pidfile_check(fd) == -1)
+		return 0;
+	return unlinkat(dirfd, name, 0);
+}

@@ -46,6 +46,7 @@ enum lock_result pidfile_inspect(const char *path, struct pidfile_info *pi);
 int pidfile_check(int fd);
 int pidfile_write(int fd, pid_t pid);
 enum lock_result pidfile_remove(const char *path, pid_t pid);
+int pidfile_unlink_own(int dirfd, const char *name, int fd);
 const char *lock_result_text(enum lock_result r);
 
 #endif

@@ -50,6 +50,8 @@ void __gcov_dump(void);
 
 /* After SIGKILL, how long to wait for the processes to go. */
 #define KILL_WAIT_MS 5000
+/* How many process groups one stop signals. */
+#define PINS_MAX 1024
 /* How many children a stop remembers having signalled. */
 #define SIGNALLED_MAX 256
 
@@ -69,6 +71,13 @@ static const struct {
 	{ "IO", SIGIO }, { "SYS", SIGSYS },
 };
 
+/* The children a stop keeps as zombies until the end, and their groups. */
+struct pins {
+	const pid_t *pid;
+	pid_t pgid[PINS_MAX];
+	int n;
+};
+
 /* The children a stop has signalled in its current phase. */
 struct signalled {
 	pid_t pid[SIGNALLED_MAX];
@@ -83,10 +92,14 @@ enum child_state {
 	CHILD_RUNNING		/* running, elsewhere */
 };
 
-static int signal_round(pid_t, pid_t, int, struct signalled *);
-static enum child_state child_state(pid_t, pid_t);
+static int signal_round(const struct pins *, int, struct signalled *);
+static enum child_state child_state(pid_t, const struct pins *);
+static bool pinned(const struct pins *, pid_t);
+static bool all_gone(const struct pins *);
+static void signal_groups(const struct pins *, int);
+static int reap_by_scan(const pid_t *, int);
+static FILE *open_children(void);
 static bool take_signalled(struct signalled *, pid_t);
-static void signal_group(pid_t, int);
 static void send_and_continue(pid_t, int);
 static int close_fds_by_proc(int);
 static void reset_signal(int);
@@ -230,21 +243,25 @@ proc_stat_field(pid_t pid, int field)
 
 /*
  * Stops what is left of a service, as its subreaper: sig to the process
- * group of anchor (our child, not yet reaped, so that its group ID cannot
- * be reused while we signal it) and to every child of ours, including the
- * orphans we adopt as their parents die; SIGKILL to what is left after ms.
- * Reaps them all, the anchor last.  0 once none is left, -1 if some are.
+ * groups of the anchors (our children, not yet reaped, so that their group
+ * IDs cannot be reused while we signal them) and to every child of ours,
+ * including the orphans we adopt as their parents die; SIGKILL to what is
+ * left after ms.  Reaps them all, the anchors last.  0 once none is left,
+ * -1 if some are.
  */
 int
-proc_stop_children(pid_t anchor, int sig, long ms)
+proc_stop_children(const pid_t *anchors, int n, int sig, long ms)
 {
 	struct signalled done = { .n = 0 };
+	struct pins pins = { .pid = anchors, .n = n < PINS_MAX ? n : PINS_MAX };
 	long deadline = now_ms() + ms, step = 1;
-	pid_t pgid = getpgid(anchor);
 	bool killing = sig == SIGKILL;
+	int i;
 
-	signal_group(pgid, sig);
-	while (signal_round(anchor, pgid, sig, &done) > 0) {
+	for (i = 0; i < pins.n; i++)
+		pins.pgid[i] = getpgid(anchors[i]);
+	signal_groups(&pins, sig);
+	while (signal_round(&pins, sig, &done) > 0) {
 		if (now_ms() < deadline) {
 			nap_ms(step);
 			step = step < 50 ? step * 2 : 50;
@@ -257,23 +274,24 @@ proc_stop_children(pid_t anchor, int sig, long ms)
 		sig = SIGKILL;
 		done.n = 0;
 		deadline = now_ms() + KILL_WAIT_MS;
-		signal_group(pgid, sig);
+		signal_groups(&pins, sig);
 	}
-	while (waitpid(anchor, NULL, 0) == -1 && errno == EINTR)
-		continue;
+	for (i = 0; i < pins.n; i++)
+		while (waitpid(anchors[i], NULL, 0) == -1 && errno == EINTR)
+			continue;
 	return 0;
 }
 
 /*
  * Signals each child of ours not signalled yet, and reaps those that have
- * exited but the anchor.  Returns how many are still running.  Children
+ * exited but the anchors.  Returns how many are still running.  Children
  * are found by their parent field in /proc: ours cannot be reused before
- * we reap them, so signalling them by PID is safe.  One in the group that
+ * we reap them, so signalling them by PID is safe.  One in a group that
  * was signalled already gets nothing more: a second SIGTERM means "now"
  * to some programs.
  */
 static int
-signal_round(pid_t anchor, pid_t pgid, int sig, struct signalled *done)
+signal_round(const struct pins *pins, int sig, struct signalled *done)
 {
 	struct dirent *d;
 	DIR *dir;
@@ -282,12 +300,12 @@ signal_round(pid_t anchor, pid_t pgid, int sig, struct signalled *done)
 
 	dir = opendir("/proc");
 	if (dir == NULL)
-		return proc_is_gone(anchor) ? 0 : 1;
+		return all_gone(pins) ? 0 : 1;
 	while ((d = readdir(dir)) != NULL) {
 		pid = (pid_t)strtol(d->d_name, NULL, 10);
-		switch (child_state(pid, pgid)) {
+		switch (child_state(pid, pins)) {
 		case CHILD_GONE:
-			if (pid != anchor)
+			if (!pinned(pins, pid))
 				(void)waitpid(pid, NULL, WNOHANG);
 			break;
 		case CHILD_IN_GROUP:
@@ -309,11 +327,11 @@ signal_round(pid_t anchor, pid_t pgid, int sig, struct signalled *done)
 
 /* What pid is to us, from one read of /proc/PID/stat. */
 static enum child_state
-child_state(pid_t pid, pid_t pgid)
+child_state(pid_t pid, const struct pins *pins)
 {
 	char buf[512], state;
 	const char *p;
-	int ppid, group;
+	int ppid, group, i;
 
 	if (pid <= 0)
 		return CHILD_NOT_OURS;
@@ -323,12 +341,149 @@ child_state(pid_t pid, pid_t pgid)
 		return CHILD_NOT_OURS;
 	if (state == 'Z')
 		return CHILD_GONE;
-	return group == (int)pgid ? CHILD_IN_GROUP : CHILD_RUNNING;
+	for (i = 0; i < pins->n; i++)
+		if (group == (int)pins->pgid[i])
+			return CHILD_IN_GROUP;
+	return CHILD_RUNNING;
+}
+
+static bool
+pinned(const struct pins *pins, pid_t pid)
+{
+	int i;
+
+	for (i = 0; i < pins->n; i++)
+		if (pins->pid[i] == pid)
+			return true;
+	return false;
+}
+
+/* Without /proc: the anchors are all that can be seen. */
+static bool
+all_gone(const struct pins *pins)
+{
+	int i;
+
+	for (i = 0; i < pins->n; i++)
+		if (!proc_is_gone(pins->pid[i]))
+			return false;
+	return true;
+}
+
+static void
+signal_groups(const struct pins *pins, int sig)
+{
+	int i;
+
+	for (i = 0; i < pins->n; i++)
+		proc_signal_group(pins->pgid[i], sig);
+}
+
+/*
+ * Reaps every child of ours that has exited, but those in keep, which
+ * the caller looks at with WNOWAIT.  The kernel lists our children in
+ * /proc/self/task/PID/children; without that file, all of /proc is read.
+ */
+void
+proc_reap_children(const pid_t *keep, int n)
+{
+	struct pins pins = { .pid = keep, .n = n };
+	FILE *f;
+	long pid;
+
+	f = open_children();
+	if (f == NULL) {
+		(void)reap_by_scan(keep, n);
+		return;
+	}
+	while (fscanf(f, "%ld", &pid) == 1)
+		if (!pinned(&pins, (pid_t)pid))
+			(void)waitpid((pid_t)pid, NULL, WNOHANG);
+	(void)fclose(f);
+}
+
+/*
+ * True if we have a child not in keep, or cannot tell.  A dead worker's
+ * descendants that still run are all in the trees of such children: as
+ * their parents died, they were reparented to us, the subreaper.
+ */
+bool
+proc_other_children(const pid_t *keep, int n)
+{
+	struct pins pins = { .pid = keep, .n = n };
+	bool other = false;
+	FILE *f;
+	long pid;
+
+	f = open_children();
+	if (f == NULL)
+		return true;
+	while (!other && fscanf(f, "%ld", &pid) == 1)
+		other = !pinned(&pins, (pid_t)pid);
+	(void)fclose(f);
+	return other;
+}
+
+/* The kernel's list of our children (single-threaded: our one task). */
+static FILE *
+open_children(void)
+{
+	char path[64];
+
+	(void)snprintf(path, sizeof(path), "/proc/self/task/%ld/children",
+	    (long)getpid());
+	return fopen(path, "re");
+}
+
+/* The fallback of proc_reap_children(). */
+static int
+reap_by_scan(const pid_t *keep, int n)
+{
+	struct pins pins = { .pid = keep, .n = n };
+	struct dirent *d;
+	DIR *dir;
+	pid_t pid;
+
+	dir = opendir("/proc");
+	if (dir == NULL)
+		return -1;
+	while ((d = readdir(dir)) != NULL) {
+		pid = (pid_t)strtol(d->d_name, NULL, 10);
+		if (child_state(pid, &(struct pins){ .n = 0 }) == CHILD_GONE &&
+		    !pinned(&pins, pid))
+			(void)waitpid(pid, NULL, WNOHANG);
+	}
+	(void)closedir(dir);
+	return 0;
+}
+
+/* True while a process of group pgid runs (zombies do not count). */
+bool
+proc_group_running(pid_t pgid)
+{
+	char buf[512], state;
+	struct dirent *d;
+	const char *p;
+	DIR *dir;
+	int group;
+	bool found = false;
+
+	dir = opendir("/proc");
+	if (dir == NULL)
+		return kill(-pgid, 0) == 0;
+	while (!found && (d = readdir(dir)) != NULL) {
+		p = proc_stat((pid_t)strtol(d->d_name, NULL, 10), buf,
+		    sizeof(buf));
+		found = p != NULL && sscanf(p, "%c %*d %d", &state, &group) ==
+		    2 && group == (int)pgid && state != 'Z';
+	}
+	(void)closedir(dir);
+	return found;
 }
 
 /* Never our own group: the caller may share the daemon's with -f. */
-static void
-signal_group(pid_t pgid, int sig)
+void
+proc_signal_group(pid_t pgid, int sig)
 {
 	if (pgid > 0 && pgid != getpgrp())
 		send_and_continue(-pgid, sig);

@@ -25,7 +25,8 @@ static int open_notify_socket(struct ready *, int);
 static enum ready_state read_pipe(int);
 static enum ready_state read_notification(int, pid_t, pid_t);
 static bool read_lines(char *);
-static bool from_daemon(const struct ucred *, pid_t, pid_t);
+static ssize_t receive(int, int, pid_t *, char *, size_t);
+static bool from_daemon(pid_t, pid_t, pid_t);
 static int make_address(const char *, struct sockaddr_un *, socklen_t *);
 
 /*
@@ -116,32 +117,50 @@ read_pipe(int fd)
 static enum ready_state
 read_notification(int fd, pid_t pid, pid_t sid)
 {
-	char buf[4096], ctl[CMSG_SPACE(sizeof(struct ucred))];
-	struct iovec iov = { buf, sizeof(buf) - 1 };
+	char buf[4096];
+	bool ready = false;
+	pid_t sender;
+	ssize_t n;
+
+	n = receive(fd, MSG_PEEK, &sender, buf, sizeof(buf));
+	if (n <= 0)
+		return n == 0 ? READY_NOT_YET : READY_ERROR;
+	if (sender == 0 || !from_daemon(sender, pid, sid))
+		verbose("ignoring notification from pid %ld",
+		    sender != 0 ? (long)sender : -1L);
+	else
+		ready = read_lines(buf);
+	(void)recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+	return ready ? READY_YES : READY_NOT_YET;
+}
+
+/*
+ * One datagram into buf (size bytes, made a string), and who sent it (0
+ * if the kernel did not say).  Its length, 0 if there was nothing, or -1
+ * with a failure recorded.
+ */
+static ssize_t
+receive(int fd, int flags, pid_t *sender, char *buf, size_t size)
+{
+	char ctl[CMSG_SPACE(sizeof(struct ucred))];
+	struct iovec iov = { buf, size - 1 };
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
 	    .msg_control = ctl, .msg_controllen = sizeof(ctl) };
 	struct cmsghdr *c;
-	struct ucred *cred = NULL;
-	bool ready = false;
 	ssize_t n;
 
-	n = recvmsg(fd, &msg, MSG_PEEK | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	*sender = 0;
+	n = recvmsg(fd, &msg, flags | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 	if (n == -1 && (errno == EINTR || errno == EAGAIN))
-		return READY_NOT_YET;
+		return 0;
 	if (n == -1)
 		return fail(EXIT_SELF, "read notify socket");
 	buf[n] = '\0';
 	for (c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c))
 		if (c->cmsg_level == SOL_SOCKET &&
 		    c->cmsg_type == SCM_CREDENTIALS)
-			cred = (struct ucred *)(void *)CMSG_DATA(c);
-	if (cred == NULL || !from_daemon(cred, pid, sid))
-		verbose("ignoring notification from pid %ld",
-		    cred != NULL ? (long)cred->pid : -1L);
-	else
-		ready = read_lines(buf);
-	(void)recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
-	return ready ? READY_YES : READY_NOT_YET;
+			*sender = ((struct ucred *)(void *)CMSG_DATA(c))->pid;
+	return n;
 }
 
 /* True if a line says READY=1; STATUS= lines are shown with -v. */
@@ -165,9 +184,9 @@ read_lines(char *buf)
 
 /* The daemon itself, or a process in the session it leads. */
 static bool
-from_daemon(const struct ucred *cred, pid_t pid, pid_t sid)
+from_daemon(pid_t sender, pid_t pid, pid_t sid)
 {
-	return cred->pid == pid || proc_stat_field(cred->pid, 6) == (long)sid;
+	return sender == pid || proc_stat_field(sender, 6) == (long)sid;
 }
 
 /* NOTIFY_SOCKET's value as an address: a leading @ means abstract. */
@@ -227,4 +246,52 @@ notify_send(char *const lines[])
 	}
 	(void)close(fd);
 	return EXIT_OK;
+}
+
+/* A supervisor's notify socket: one datagram, as receive() says. */
+ssize_t
+ready_receive(int fd, pid_t *sender, char *buf, size_t size)
+{
+	return receive(fd, 0, sender, buf, size);
+}
+
+/* True if the notification text has the line want. */
+bool
+ready_has_line(const char *text, const char *want)
+{
+	size_t n = strlen(want);
+	const char *p = text;
+
+	for (;;) {
+		if (strncmp(p, want, n) == 0 && (p[n] == '\n' || p[n] == '\0'))
+			return true;
+		p = strchr(p, '\n');
+		if (p == NULL)
+			return false;
+		p++;
+	}
+}
+
+/*
+ * Sends text to the socket named (a NOTIFY_SOCKET value) without waiting:
+ * a manager that does not read must not stall a supervisor.
+ */
+int
+ready_forward(const char *name, const char *text, size_t len)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	socklen_t alen;
+	int fd, r;
+
+	if (make_address(name, &addr, &alen) == -1)
+		return -1;
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return fail(EXIT_SELF, "notify: create socket");
+	r = (int)sendto(fd, text, len, MSG_DONTWAIT | MSG_NOSIGNAL,
+	    (struct sockaddr *)&addr, alen);
+	if (r == -1)
+		(void)fail(EXIT_SELF, "notify %s", name);
+	(void)close(fd);
+	return r == -1 ? -1 : 0;
 }

@@ -2,10 +2,12 @@
  * Applying a spawn plan in the child, then exec.  Nothing here may end
  * the process but spawn_fail(), on the child side of a fork.
  */
+#include <sys/prctl.h>
 #include <sys/stat.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -14,7 +16,7 @@
 #include "proc.h"
 #include "spawn.h"
 
-static int open_outputs(const struct spawn_plan *, int *, int *);
+static int die_with_parent(pid_t);
 static int open_output(const struct spawn_plan *, const char *, const char *);
 static bool is_fifo(const char *);
 static bool same_file(int, const struct stat *);
@@ -39,7 +41,8 @@ spawn_exec(const struct spawn_plan *p)
 
 	umask(p->umask);
 	if ((p->creds != NULL && creds_apply(p->creds, p->keep_root) == -1) ||
-	    open_outputs(p, &out, &err) == -1 ||
+	    (p->parent > 0 && die_with_parent(p->parent) == -1) ||
+	    spawn_open_outputs(p, &out, &err) == -1 ||
 	    keep_messages(p) == -1 || place_fds(p, out, err) == -1 ||
 	    keep_locks(p) == -1)
 		goto failed;
@@ -137,16 +140,37 @@ spawn_fail(const struct spawn_plan *p)
 	_exit(fail_code());
 }
 
-/* -o and -e, or the plan's /dev/null; one file for both shares one. */
+/*
+ * A worker is killed with its supervisor, so that none is left holding
+ * ports while the lock says nothing runs.  Set after the user switch,
+ * which clears it; a supervisor gone before it was set is seen by the
+ * parent PID no longer being its own.
+ */
 static int
-open_outputs(const struct spawn_plan *p, int *out, int *err)
+die_with_parent(pid_t parent)
+{
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1)
+		return fail(EXIT_SELF, "set parent death signal");
+	if (getppid() != parent)
+		return failx(EXIT_SELF, "supervisor %ld is gone", (long)parent);
+	return 0;
+}
+
+/*
+ * -o and -e, or the plan's /dev/null; one file for both shares one.
+ * A supervisor opens them once, for all its workers.
+ */
+int
+spawn_open_outputs(const struct spawn_plan *p, int *out, int *err)
 {
 	struct stat a, b;
 
-	*out = p->out != NULL ? open_output(p, p->out, "-o") : p->devnull;
+	*out = p->out_fd != -1 ? p->out_fd : p->out != NULL ?
+	    open_output(p, p->out, "-o") : p->devnull;
 	if (*out == -1)
 		return -1;
-	*err = p->err != NULL ? open_output(p, p->err, "-e") : p->devnull;
+	*err = p->err_fd != -1 ? p->err_fd : p->err != NULL ?
+	    open_output(p, p->err, "-e") : p->devnull;
 	if (*err == -1)
 		return -1;
 	/* One file for both: share one offset, as 2>&1 would. */
@@ -272,7 +296,7 @@ keep_messages(const struct spawn_plan *p)
 {
 	int fd;
 
-	if (!p->keep_stdio || p->err == NULL)
+	if (!p->keep_stdio || p->err == NULL || p->parent > 0)
 		return 0;
 	fd = move_fd_off(fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3), p->avoid);
 	if (fd == -1)

@@ -22,6 +22,7 @@ struct spawn_plan {
 	int devnull;		/* checked to be the null device */
 	const char *out;	/* files for standard output and error, opened */
 	const char *err;	/* as the user, or NULL for devnull */
+	int out_fd, err_fd;	/* opened already (a supervisor's), or -1 */
 	bool append;
 	bool keep_stdio;	/* -f: a stream without a file stays as it is */
 	bool stdio_null;	/* 0 to 2 are /dev/null already */
@@ -32,11 +33,13 @@ struct spawn_plan {
 	int avoid;		/* ready_target, where no descriptor of ours
 				   may sit, or -1 */
 	int report_fd;		/* where a failure goes; -1: returned */
+	pid_t parent;		/* a worker: dies with this supervisor */
 };
 
 pid_t spawn_detach(const struct spawn_plan *p);
 int spawn_null_stdio(struct spawn_plan *p);
 int spawn_check_streams(const struct spawn_plan *p);
+int spawn_open_outputs(const struct spawn_plan *p, int *out, int *err);
 int spawn_exec(const struct spawn_plan *p);
 _Noreturn void spawn_fail(const struct spawn_plan *p);
 

@@ -1,0 +1,967 @@
+/*
+ * The supervisor: the daemon itself, holding the pidfile's lock, with N
+ * workers as its children.  It sleeps in poll(2) on a signalfd (and the
+ * readiness channels while a worker is not ready yet), with a timeout only
+ * while a restart or a kill is due.
+ *
+ * A worker that dies is looked at with WNOWAIT and left a zombie while
+ * what is left of its process group is stopped: its PID is its group's ID,
+ * which cannot be reused while it is unreaped.  Only then is it reaped and,
+ * by the restart rules, started again with the same number.
+ */
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "creds.h"
+#include "msg.h"
+#include "pidfile.h"
+#include "proc.h"
+#include "ready.h"
+#include "spawn.h"
+#include "supervise.h"
+
+/* The second restart in a row waits this long, each next one twice as long. */
+#define DELAY_FIRST_MS 100
+#define DELAY_MAX_MS 30000
+/* How often a dead worker's group is looked at, at most. */
+#define LOOK_MAX_MS 50
+/* After SIGKILL, how long a group may take to go before we go on. */
+#define KILL_WAIT_MS 5000
+
+enum worker_state {
+	W_DOWN,			/* to be started at due */
+	W_RUNNING,
+	W_DRAINING,		/* dead, unreaped; its group being stopped */
+	W_DONE			/* not to be started again */
+};
+
+struct worker {
+	enum worker_state state;
+	pid_t pid;		/* running or draining: our child */
+	long started;		/* now_ms() at the start */
+	long due;		/* down: the restart; draining: the next look */
+	long kill_at;		/* draining: SIGKILL then (or give up, killed) */
+	long step;		/* draining: the wait before the next look */
+	bool killed;
+	bool ready;
+	int ready_fd;		/* --ready-fd: its pipe's read end, or -1 */
+	int rapid;		/* rapid failures in a row */
+	int restarts;
+	int how;		/* the last exit: 0 none, CLD_EXITED, CLD_KILLED */
+	int code;		/* its status, or 128+N for signal N */
+};
+
+struct supervisor {
+	const struct supervise_setup *s;
+	struct spawn_plan plan;	/* each worker's */
+	struct worker *w;
+	struct pollfd *pfd;	/* signals, notifications, ready pipes */
+	pid_t *pins;		/* the workers' PIDs, for a reap or a stop */
+	char *state;		/* room for the state file's text */
+	size_t state_size;
+	char state_name[NAME_MAX + 1];
+	char state_tmp[NAME_MAX + 1];
+	char upstream[108];	/* the manager's NOTIFY_SOCKET, or "" */
+	int sigfd;
+	int notify;		/* the workers' notify socket, or -1 */
+	int events;		/* where event lines go, or -1 */
+	pid_t self;
+	bool announced;		/* every worker was ready, and we said so */
+	bool running;		/* every worker was started once */
+	bool done;
+	int last_failed;	/* the status of the last worker to fail */
+	int status;		/* the exit status, once done */
+};
+
+static int set_up(struct supervisor *);
+static int catch_signals(struct supervisor *);
+static int open_outputs(struct supervisor *);
+static int set_up_notify(struct supervisor *);
+static void name_state(struct supervisor *);
+static int start_all(struct supervisor *);
+static int start_worker(struct supervisor *, int);
+static void began(struct supervisor *, int, pid_t, int);
+static void close_fd(int *);
+static int open_pipe(int[2], int);
+static _Noreturn void worker_child(struct supervisor *, int, int, int);
+static int await_exec(struct supervisor *, int, int);
+static int run(struct supervisor *);
+static void fill_pollfds(struct supervisor *);
+static int next_timeout(const struct supervisor *);
+static int take_signals(struct supervisor *);
+static void reap(struct supervisor *);
+static int pins(struct supervisor *);
+static void worker_exited(struct supervisor *, int, const siginfo_t *);
+static void look_at_group(struct supervisor *, int);
+static bool group_running(struct supervisor *, pid_t);
+static void worker_gone(struct supervisor *, int);
+static void schedule_restart(struct supervisor *, int);
+static void give_up(struct supervisor *, int);
+static void check_all_done(struct supervisor *);
+static void stop_all(struct supervisor *);
+static void forward(struct supervisor *, int);
+static void run_timers(struct supervisor *);
+static void restart_worker(struct supervisor *, int);
+static void take_notification(struct supervisor *);
+static int worker_of(const struct supervisor *, pid_t);
+static void take_ready_pipes(struct supervisor *);
+static void announce(struct supervisor *);
+static void save_state(struct supervisor *);
+static void finish(struct supervisor *, bool);
+static void event(const struct supervisor *, int, const char *, ...)
+    PRINTF_LIKE(3, 4);
+static size_t timestamp(char *, size_t);
+
+/*
+ * Runs the service until it stops, gives up or has no worker left: its
+ * exit status.  -1 with the failure recorded if a worker could not be
+ * started at all, with nothing left running; the pidfile is then the
+ * caller's to remove.
+ */
+int
+supervise(const struct supervise_setup *s)
+{
+	struct supervisor sv = { .s = s, .sigfd = -1, .notify = -1,
+	    .events = -1 };
+	int r;
+
+	r = set_up(&sv);
+	if (r == 0)
+		r = start_all(&sv);
+	if (r == 0) {
+		if (s->report_fd != -1)
+			(void)close(s->report_fd);
+		msg_to_pipe(-1);
+		sv.running = true;
+		save_state(&sv);
+		r = run(&sv);
+	}
+	finish(&sv, r == 0);
+	return r == 0 ? sv.status : -1;
+}
+
+/* Everything before the first worker: -1 with the failure recorded. */
+static int
+set_up(struct supervisor *sv)
+{
+	const struct supervise_setup *s = sv->s;
+	size_t n = (size_t)s->workers;
+
+	sv->self = getpid();
+	sv->plan = *s->plan;
+	sv->plan.locks[0] = sv->plan.locks[1] = -1;
+	sv->plan.keep_root = false;
+	sv->plan.parent = sv->self;
+	sv->plan.dir = ".";
+	sv->state_size = 64 + n * 96;
+	sv->w = calloc(n, sizeof(*sv->w));
+	sv->pfd = calloc(n + 2, sizeof(*sv->pfd));
+	sv->pins = calloc(n, sizeof(*sv->pins));
+	sv->state = malloc(sv->state_size);
+	if (sv->w == NULL || sv->pfd == NULL || sv->pins == NULL ||
+	    sv->state == NULL)
+		return fail(EXIT_SELF, "allocate memory");
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)
+		return fail(EXIT_SELF, "become subreaper");
+	if (catch_signals(sv) == -1 || open_outputs(sv) == -1 ||
+	    set_up_notify(sv) == -1)
+		return -1;
+	if (chdir(s->plan->dir) == -1)
+		return fail(EXIT_SELF, "change directory to %s", s->plan->dir);
+	name_state(sv);
+	openlog("daemonize", LOG_PID, LOG_DAEMON);
+	return 0;
+}
+
+/*
+ * The signals we act on are blocked and read from a signalfd, so that
+ * none can kill us between two steps, and none is lost while we are busy.
+ */
+static int
+catch_signals(struct supervisor *sv)
+{
+	static const int sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT,
+	    SIGUSR1, SIGUSR2, SIGWINCH };
+	sigset_t set;
+	size_t i;
+
+	sigemptyset(&set);
+	/*
+	 * Blocked, and never read: with -f, an event written to a terminal
+	 * we are in the background of must not stop us (the worker's exec
+	 * empties the mask, where ignoring would be inherited).
+	 */
+	sigaddset(&set, SIGTTIN);
+	sigaddset(&set, SIGTTOU);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
+		return fail(EXIT_SELF, "block signals");
+	sigemptyset(&set);
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaddset(&set, sigs[i]);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
+		return fail(EXIT_SELF, "block signals");
+	sv->sigfd = move_fd_off(signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC),
+	    sv->plan.avoid);
+	if (sv->sigfd == -1)
+		return fail(EXIT_SELF, "create signalfd");
+	return 0;
+}
+
+/*
+ * -o and -e are opened once, as the user, truncated unless -a; every
+ * worker, and every restart, then appends to the same open file, so that
+ * no run truncates what the last one wrote, and two workers' writes never
+ * overwrite each other.  Events go to the -e file.
+ */
+static int
+open_outputs(struct supervisor *sv)
+{
+	struct spawn_plan *p = &sv->plan;
+	struct creds_saved saved;
+	int out, err, r;
+
+	if (p->creds != NULL && creds_assume(p->creds, &saved) == -1)
+		return -1;
+	r = spawn_open_outputs(p, &out, &err);
+	if (p->creds != NULL && creds_restore(p->creds, &saved) == -1)
+		return -1;
+	if (r == -1)
+		return -1;
+	if ((p->out != NULL && fcntl(out, F_SETFL, O_APPEND) == -1) ||
+	    (p->err != NULL && fcntl(err, F_SETFL, O_APPEND) == -1))
+		return fail(EXIT_SELF, "set outputs to append");
+	p->out_fd = p->out != NULL ? out : -1;
+	p->err_fd = p->err != NULL ? err : -1;
+	sv->events = p->err != NULL ? err : sv->s->foreground ?
+	    STDERR_FILENO : -1;
+	return 0;
+}
+
+/*
+ * Under a manager that speaks sd_notify (or -w), we are its main process:
+ * the workers get a socket of ours, and we speak for them all.
+ */
+static int
+set_up_notify(struct supervisor *sv)
+{
+	const char *up = getenv("NOTIFY_SOCKET");
+	struct ready r;
+
+	if (up == NULL || strlen(up) >= sizeof(sv->upstream))
+		return 0;
+	strcpy(sv->upstream, up);
+	if (ready_open(&r, -1, sv->plan.avoid) == -1)
+		return -1;
+	sv->notify = r.fd;
+	return 0;
+}
+
+/* PIDFILE.workers, beside the pidfile: the workers, for --status. */
+static void
+name_state(struct supervisor *sv)
+{
+	const char *name = sv->s->pidname;
+	int a, b;
+
+	if (sv->s->piddir == -1 || name == NULL)
+		return;
+	a = snprintf(sv->state_name, sizeof(sv->state_name),
+	    "%s" WORKERS_SUFFIX, name);
+	b = snprintf(sv->state_tmp, sizeof(sv->state_tmp),
+	    "%s" WORKERS_SUFFIX ".tmp", name);
+	if (a < 0 || b < 0 || (size_t)b >= sizeof(sv->state_tmp))
+		sv->state_name[0] = sv->state_tmp[0] = '\0';
+}
+
+/*
+ * Starts every worker; the start fails, with nothing left running, if one
+ * cannot be started.  Without a readiness channel, all are ready now.
+ */
+static int
+start_all(struct supervisor *sv)
+{
+	int i;
+
+	for (i = 0; i < sv->s->workers; i++) {
+		sv->w[i].ready_fd = -1;
+		if (start_worker(sv, i) == -1) {
+			stop_all(sv);
+			return -1;
+		}
+	}
+	if (sv->notify == -1 && sv->s->ready_fd == -1)
+		sv->announced = true;
+	return 0;
+}
+
+/*
+ * Forks worker i and waits for its exec (the close-on-exec pipe closes)
+ * or its failure (a record on the pipe).  -1 with the failure recorded if
+ * it could not be started; a worker that failed to exec is then running
+ * no more, but is left for reap() to see.
+ */
+static int
+start_worker(struct supervisor *sv, int i)
+{
+	int rep[2] = { -1, -1 }, rdy[2] = { -1, -1 }, r = -1;
+	pid_t pid = -1;
+
+	if (open_pipe(rep, sv->plan.avoid) == 0 && (sv->s->ready_fd == -1 ||
+	    open_pipe(rdy, sv->plan.avoid) == 0)) {
+		pid = fork();
+		if (pid == -1)
+			(void)fail(EXIT_SELF, "fork worker %d", i);
+		else if (pid == 0)
+			worker_child(sv, i, rep[1], rdy[1]);
+	}
+	close_fd(&rep[1]);
+	close_fd(&rdy[1]);
+	if (pid > 0) {
+		began(sv, i, pid, rdy[0]);
+		rdy[0] = -1;
+		r = await_exec(sv, i, rep[0]);
+	}
+	close_fd(&rep[0]);
+	close_fd(&rdy[0]);
+	return r;
+}
+
+/* Worker i runs as pid, in a process group of its own. */
+static void
+began(struct supervisor *sv, int i, pid_t pid, int ready_fd)
+{
+	struct worker *w = &sv->w[i];
+
+	/* Also here, so that the group exists before we may signal it. */
+	(void)setpgid(pid, pid);
+	w->state = W_RUNNING;
+	w->pid = pid;
+	w->started = now_ms();
+	w->ready = false;
+	w->ready_fd = ready_fd;
+}
+
+static void
+close_fd(int *fd)
+{
+	if (*fd != -1)
+		(void)close(*fd);
+	*fd = -1;
+}
+
+static int
+open_pipe(int p[2], int avoid)
+{
+	if (pipe2(p, O_CLOEXEC) == -1)
+		return fail(EXIT_SELF, "create pipe");
+	p[0] = move_fd_off(p[0], avoid);
+	p[1] = move_fd_off(p[1], avoid);
+	if (p[0] != -1 && p[1] != -1)
+		return 0;
+	close_fd(&p[0]);
+	close_fd(&p[1]);
+	return fail(EXIT_SELF, "create pipe");
+}
+
+/*
+ * The worker, between fork and exec: a process group of its own, no
+ * signal blocked, its number in DAEMONIZE_WORKER, then the plan.
+ */
+static _Noreturn void
+worker_child(struct supervisor *sv, int i, int report, int ready)
+{
+	struct spawn_plan p = sv->plan;
+	char id[16];
+
+	p.report_fd = report;
+	p.ready_fd = ready;
+	msg_to_pipe(report);
+	(void)snprintf(id, sizeof(id), "%d", i);
+	if (setpgid(0, 0) == -1)
+		(void)fail(EXIT_SELF, "set process group");
+	else if (setenv("DAEMONIZE_WORKER", id, 1) == -1)
+		(void)fail(EXIT_SELF, "set DAEMONIZE_WORKER");
+	else if (clear_signal_mask() == 0)
+		(void)spawn_exec(&p);
+	spawn_fail(&p);
+}
+
+/*
+ * Reads worker i's records until its pipe closes.  While the launcher
+ * waits, -v lines go on to it; a failure is recorded, and said as an
+ * event once the service runs.
+ */
+static int
+await_exec(struct supervisor *sv, int i, int fd)
+{
+	struct report rec;
+	bool failed = false;
+	int r;
+
+	while ((r = report_receive(fd, &rec)) == 1) {
+		if (rec.type == REPORT_VERBOSE && sv->s->report_fd != -1 &&
+		    !sv->announced)
+			(void)report_send(sv->s->report_fd, REPORT_VERBOSE, 0, 0,
+			    rec.text);
+		else if (rec.type == REPORT_VERBOSE && sv->s->foreground)
+			msg_print(rec.text);
+		else if (rec.type == REPORT_FAIL) {
+			fail_set(rec.code, rec.text);
+			failed = true;
+		}
+	}
+	if (r == -1)
+		return fail(EXIT_SELF, "read worker %d's pipe", i);
+	/* A failure at the start is the launcher's to report. */
+	if (failed && sv->running)
+		event(sv, LOG_ERR, "worker %d: %s", i, fail_text());
+	else if (!failed)
+		event(sv, LOG_NOTICE, "worker %d started as pid %ld", i,
+		    (long)sv->w[i].pid);
+	return failed ? -1 : 0;
+}
+
+/* The service: until it stops, gives up, or has no worker left. */
+static int
+run(struct supervisor *sv)
+{
+	nfds_t n = (nfds_t)sv->s->workers + 2;
+
+	while (!sv->done) {
+		fill_pollfds(sv);
+		if (poll(sv->pfd, n, next_timeout(sv)) == -1 &&
+		    errno != EINTR) {
+			event(sv, LOG_ERR, "poll: %s", strerror(errno));
+			sv->status = EXIT_SELF;
+			stop_all(sv);
+			break;
+		}
+		if (sv->pfd[0].revents != 0 && take_signals(sv) == -1)
+			break;
+		if (sv->pfd[1].revents != 0)
+			take_notification(sv);
+		take_ready_pipes(sv);
+		if (!sv->done)
+			run_timers(sv);
+	}
+	return 0;
+}
+
+static void
+fill_pollfds(struct supervisor *sv)
+{
+	int i;
+
+	sv->pfd[0] = (struct pollfd){ .fd = sv->sigfd, .events = POLLIN };
+	sv->pfd[1] = (struct pollfd){ .fd = sv->notify, .events = POLLIN };
+	for (i = 0; i < sv->s->workers; i++)
+		sv->pfd[i + 2] = (struct pollfd){ .fd = sv->w[i].ready_fd,
+		    .events = POLLIN };
+}
+
+/* Until the next restart or look at a group; -1 (forever) if none. */
+static int
+next_timeout(const struct supervisor *sv)
+{
+	long next = -1, now = now_ms(), due;
+	int i;
+
+	for (i = 0; i < sv->s->workers; i++) {
+		if (sv->w[i].state != W_DOWN && sv->w[i].state != W_DRAINING)
+			continue;
+		due = sv->w[i].due - now;
+		if (due < 0)
+			due = 0;
+		if (next == -1 || due < next)
+			next = due;
+	}
+	return next > INT_MAX ? INT_MAX : (int)next;
+}
+
+/* Every signal that came; -1 if the signalfd fails. */
+static int
+take_signals(struct supervisor *sv)
+{
+	struct signalfd_siginfo si;
+	ssize_t n;
+
+	while ((n = read(sv->sigfd, &si, sizeof(si))) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGCHLD)
+			reap(sv);
+		else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
+			event(sv, LOG_NOTICE, "stopping on signal %d",
+			    (int)si.ssi_signo);
+			sv->status = EXIT_OK;
+			stop_all(sv);
+			return 0;
+		} else
+			forward(sv, (int)si.ssi_signo);
+		if (sv->done)
+			return 0;
+	}
+	if (n == -1 && errno != EAGAIN && errno != EINTR) {
+		event(sv, LOG_ERR, "read signals: %s", strerror(errno));
+		sv->status = EXIT_SELF;
+		stop_all(sv);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * A worker that died is looked at without being reaped (its PID is its
+ * group's ID, which must not be reused while we signal the group); every
+ * other child that exited, an orphan we adopted, is reaped at once.
+ */
+static void
+reap(struct supervisor *sv)
+{
+	siginfo_t si;
+	int i;
+
+	for (i = 0; i < sv->s->workers && !sv->done; i++) {
+		if (sv->w[i].state != W_RUNNING)
+			continue;
+		si.si_pid = 0;
+		if (waitid(P_PID, (id_t)sv->w[i].pid, &si, WEXITED | WNOHANG |
+		    WNOWAIT) == 0 && si.si_pid == sv->w[i].pid)
+			worker_exited(sv, i, &si);
+	}
+	proc_reap_children(sv->pins, pins(sv));
+}
+
+/* The PIDs of the workers that are our children: running or draining. */
+static int
+pins(struct supervisor *sv)
+{
+	int i, n = 0;
+
+	for (i = 0; i < sv->s->workers; i++)
+		if (sv->w[i].state == W_RUNNING || sv->w[i].state == W_DRAINING)
+			sv->pins[n++] = sv->w[i].pid;
+	return n;
+}
+
+/* Worker i died: say so, and stop what is left of its process group. */
+static void
+worker_exited(struct supervisor *sv, int i, const siginfo_t *si)
+{
+	struct worker *w = &sv->w[i];
+	long now = now_ms(), up = now - w->started;
+
+	w->how = si->si_code == CLD_EXITED ? CLD_EXITED : CLD_KILLED;
+	w->code = w->how == CLD_EXITED ? si->si_status : 128 + si->si_status;
+	if (w->how == CLD_EXITED)
+		event(sv, w->code != 0 ? LOG_WARNING : LOG_NOTICE, "worker %d "
+		    "(pid %ld) exited with status %d after %ld.%ld s", i,
+		    (long)w->pid, si->si_status, up / 1000, up % 1000 / 100);
+	else
+		event(sv, LOG_WARNING, "worker %d (pid %ld) killed by signal %d "
+		    "after %ld.%ld s", i, (long)w->pid, si->si_status,
+		    up / 1000, up % 1000 / 100);
+	close_fd(&w->ready_fd);
+	w->state = W_DRAINING;
+	w->killed = false;
+	w->kill_at = now + sv->s->kill_timeout_ms;
+	w->step = 1;
+	proc_signal_group(w->pid, SIGTERM);
+	look_at_group(sv, i);
+}
+
+/*
+ * Is anything of the dead worker's group still running?  If so, look
+ * again soon, and SIGKILL it when --kill-timeout is up; if not, or if
+ * even SIGKILL did not empty it in time, the worker is gone.
+ */
+static void
+look_at_group(struct supervisor *sv, int i)
+{
+	struct worker *w = &sv->w[i];
+	long now = now_ms();
+
+	if (!group_running(sv, w->pid) || (w->killed && now >= w->kill_at)) {
+		if (group_running(sv, w->pid))
+			event(sv, LOG_ERR, "worker %d: processes left in its "
+			    "group after SIGKILL", i);
+		worker_gone(sv, i);
+		return;
+	}
+	if (!w->killed && now >= w->kill_at) {
+		event(sv, LOG_WARNING, "worker %d: processes left in its group "
+		    "after %ld s: SIGKILL", i, sv->s->kill_timeout_ms / 1000);
+		proc_signal_group(w->pid, SIGKILL);
+		w->killed = true;
+		w->kill_at = now + KILL_WAIT_MS;
+	}
+	w->due = now + w->step < w->kill_at ? now + w->step : w->kill_at;
+	w->step = w->step * 2 < LOOK_MAX_MS ? w->step * 2 : LOOK_MAX_MS;
+}
+
+/*
+ * Whether a process of group pgid runs.  All of /proc is read only when
+ * we have children other than the workers, orphans: the dead worker's
+ * descendants that still run are among them, or under them.
+ */
+static bool
+group_running(struct supervisor *sv, pid_t pgid)
+{
+	return proc_other_children(sv->pins, pins(sv)) &&
+	    proc_group_running(pgid);
+}
+
+/* Reaps worker i, whose group is empty, and decides what comes next. */
+static void
+worker_gone(struct supervisor *sv, int i)
+{
+	struct worker *w = &sv->w[i];
+	bool failed = w->how != CLD_EXITED || w->code != 0;
+
+	while (waitpid(w->pid, NULL, 0) == -1 && errno == EINTR)
+		continue;
+	w->pid = 0;
+	w->state = W_DONE;
+	if (failed)
+		sv->last_failed = w->code;
+	if (sv->s->wait && !sv->announced) {
+		/* -w: the start fails as it would without a supervisor. */
+		sv->status = w->code;
+		stop_all(sv);
+	} else if (sv->s->restart == RESTART_ALWAYS ||
+	    (sv->s->restart == RESTART_ON_FAILURE && failed))
+		schedule_restart(sv, i);
+	else
+		check_all_done(sv);
+	save_state(sv);
+}
+
+/*
+ * A run shorter than --min-uptime is a rapid failure: the first restart
+ * after one is at once, the next ones wait 100 ms, then twice as long
+ * each time, up to 30 s; one rapid failure more than --max-restarts in a
+ * row, and we give up.  A longer run starts the count again.
+ */
+static void
+schedule_restart(struct supervisor *sv, int i)
+{
+	struct worker *w = &sv->w[i];
+	long now = now_ms(), delay = 0;
+	int k;
+
+	if (now - w->started >= sv->s->min_uptime_ms)
+		w->rapid = 0;
+	else
+		w->rapid++;
+	if (sv->s->max_restarts != 0 && w->rapid > sv->s->max_restarts) {
+		give_up(sv, i);
+		return;
+	}
+	for (k = 1; k < w->rapid && delay < DELAY_MAX_MS; k++)
+		delay = delay == 0 ? DELAY_FIRST_MS : delay * 2;
+	if (delay > DELAY_MAX_MS)
+		delay = DELAY_MAX_MS;
+	event(sv, LOG_NOTICE, "worker %d restarting in %ld ms", i, delay);
+	w->state = W_DOWN;
+	w->due = now + delay;
+}
+
+/* Too many rapid failures: stop the others, exit with its status. */
+static void
+give_up(struct supervisor *sv, int i)
+{
+	event(sv, LOG_ERR, "worker %d failed %d times in a row; giving up", i,
+	    sv->w[i].rapid);
+	sv->status = sv->w[i].code;
+	stop_all(sv);
+}
+
+/*
+ * No worker left to start: done, with 0 if each exited 0, else the
+ * status of the last to fail.
+ */
+static void
+check_all_done(struct supervisor *sv)
+{
+	int i;
+
+	for (i = 0; i < sv->s->workers; i++)
+		if (sv->w[i].state != W_DONE)
+			return;
+	event(sv, LOG_NOTICE, "no worker left; exiting with status %d",
+	    sv->last_failed);
+	sv->status = sv->last_failed;
+	sv->done = true;
+}
+
+/*
+ * TERM and CONT to every worker's group and every child we have, the
+ * orphans we adopted among them, SIGKILL to what is left after
+ * --kill-timeout; all reaped.
+ */
+static void
+stop_all(struct supervisor *sv)
+{
+	int i, n = pins(sv);
+
+	if (n > 0 && proc_stop_children(sv->pins, n, SIGTERM,
+	    sv->s->kill_timeout_ms) == -1)
+		event(sv, LOG_ERR, "processes left after SIGKILL");
+	proc_reap_children(NULL, 0);
+	for (i = 0; i < sv->s->workers; i++) {
+		close_fd(&sv->w[i].ready_fd);
+		sv->w[i].pid = 0;
+		sv->w[i].state = W_DONE;
+	}
+	sv->done = true;
+}
+
+/* HUP, QUIT, USR1, USR2, WINCH: to each worker, not to its group. */
+static void
+forward(struct supervisor *sv, int sig)
+{
+	int i;
+
+	for (i = 0; i < sv->s->workers; i++)
+		if (sv->w[i].state == W_RUNNING)
+			(void)kill(sv->w[i].pid, sig);
+}
+
+/* The restarts and the looks at dead workers' groups that are due. */
+static void
+run_timers(struct supervisor *sv)
+{
+	long now = now_ms();
+	int i;
+
+	for (i = 0; i < sv->s->workers && !sv->done; i++) {
+		if (sv->w[i].due > now)
+			continue;
+		if (sv->w[i].state == W_DRAINING)
+			look_at_group(sv, i);
+		else if (sv->w[i].state == W_DOWN)
+			restart_worker(sv, i);
+	}
+}
+
+/*
+ * A worker that cannot even be forked counts as a rapid failure; one that
+ * fails to exec dies, and reap() sees it.
+ */
+static void
+restart_worker(struct supervisor *sv, int i)
+{
+	struct worker *w = &sv->w[i];
+
+	w->restarts++;
+	if (start_worker(sv, i) == 0 || w->state == W_RUNNING) {
+		save_state(sv);
+		return;
+	}
+	event(sv, LOG_ERR, "worker %d: %s", i, fail_text());
+	w->how = CLD_EXITED;
+	w->code = fail_code();
+	w->started = now_ms();
+	schedule_restart(sv, i);
+}
+
+/*
+ * A datagram on the workers' socket: READY=1 marks the worker whose
+ * process (or a process of its group) sent it; STATUS= passes upstream.
+ */
+static void
+take_notification(struct supervisor *sv)
+{
+	char buf[4096];
+	const char *status;
+	pid_t sender;
+	ssize_t n;
+	int i;
+
+	n = ready_receive(sv->notify, &sender, buf, sizeof(buf));
+	if (n <= 0)
+		return;
+	i = worker_of(sv, sender);
+	if (i != -1 && ready_has_line(buf, "READY=1"))
+		sv->w[i].ready = true;
+	status = strstr(buf, "STATUS=");
+	if (i != -1 && status != NULL && (status == buf || status[-1] == '\n'))
+		(void)ready_forward(sv->upstream, status,
+		    strcspn(status, "\n"));
+	announce(sv);
+}
+
+/* The worker that pid is, or whose group pid is in; -1 if none. */
+static int
+worker_of(const struct supervisor *sv, pid_t pid)
+{
+	pid_t group = pid > 0 ? getpgid(pid) : -1;
+	int i;
+
+	for (i = 0; i < sv->s->workers; i++)
+		if (sv->w[i].state == W_RUNNING && pid > 0 &&
+		    (sv->w[i].pid == pid || sv->w[i].pid == group))
+			return i;
+	return -1;
+}
+
+/* --ready-fd: a newline on a worker's own pipe; its end if it closes. */
+static void
+take_ready_pipes(struct supervisor *sv)
+{
+	struct ready r = { .is_pipe = true, .write_fd = -1 };
+	enum ready_state st;
+	int i;
+
+	for (i = 0; i < sv->s->workers; i++) {
+		if (sv->pfd[i + 2].fd == -1 || sv->pfd[i + 2].revents == 0 ||
+		    sv->w[i].ready_fd == -1)
+			continue;
+		r.fd = sv->w[i].ready_fd;
+		st = ready_read(&r, 0, 0);
+		if (st == READY_NOT_YET)
+			continue;
+		sv->w[i].ready = st == READY_YES;
+		close_fd(&sv->w[i].ready_fd);
+	}
+	announce(sv);
+}
+
+/* Once every worker is ready: one READY=1, or newline, from us. */
+static void
+announce(struct supervisor *sv)
+{
+	int i;
+
+	if (sv->announced)
+		return;
+	for (i = 0; i < sv->s->workers; i++)
+		if (sv->w[i].state != W_RUNNING || !sv->w[i].ready)
+			return;
+	sv->announced = true;
+	if (sv->upstream[0] != '\0' &&
+	    ready_forward(sv->upstream, "READY=1\n", 8) == -1)
+		event(sv, LOG_WARNING, "%s", fail_text());
+	if (sv->s->ready_fd != -1) {
+		(void)write_all(sv->s->ready_fd, "\n", 1);
+		(void)close(sv->s->ready_fd);
+	}
+}
+
+/*
+ * PIDFILE.workers, for --status: our PID, then a line per worker (id,
+ * PID or 0, start time on the monotonic clock, restarts, last exit),
+ * written to a temporary name and renamed, so that a reader never sees
+ * half of it.
+ */
+static void
+save_state(struct supervisor *sv)
+{
+	size_t len;
+	int i, fd;
+
+	if (sv->state_name[0] == '\0')
+		return;
+	len = (size_t)snprintf(sv->state, sv->state_size,
+	    WORKERS_HEADER " %ld\n", (long)sv->self);
+	for (i = 0; i < sv->s->workers && len < sv->state_size; i++)
+		len += (size_t)snprintf(sv->state + len, sv->state_size - len,
+		    "%d %ld %ld %d %d %d\n", i, (long)sv->w[i].pid,
+		    sv->w[i].started, sv->w[i].restarts, sv->w[i].how,
+		    sv->w[i].code);
+	/* A new file each time: never one that someone else put there. */
+	(void)unlinkat(sv->s->piddir, sv->state_tmp, 0);
+	fd = openat(sv->s->piddir, sv->state_tmp, O_WRONLY | O_CREAT |
+	    O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd == -1)
+		return;
+	if (write_all(fd, sv->state, len < sv->state_size ? len :
+	    sv->state_size) == -1 || close(fd) == -1 ||
+	    renameat(sv->s->piddir, sv->state_tmp, sv->s->piddir,
+	    sv->state_name) == -1)
+		(void)unlinkat(sv->s->piddir, sv->state_tmp, 0);
+}
+
+/*
+ * At the end: the state file goes; the pidfile too, if the service ran
+ * (after a failed start the launcher removes it, as for any daemon).
+ */
+static void
+finish(struct supervisor *sv, bool ran)
+{
+	const struct spawn_plan *p = sv->s->plan;
+
+	if (sv->state_name[0] != '\0')
+		(void)unlinkat(sv->s->piddir, sv->state_name, 0);
+	if (ran && sv->s->piddir != -1 && p->locks[0] != -1 &&
+	    pidfile_unlink_own(sv->s->piddir, sv->s->pidname, p->locks[0]) ==
+	    -1)
+		event(sv, LOG_WARNING, "remove pidfile %s: %s", sv->s->pidname,
+		    strerror(errno));
+	closelog();
+	free(sv->w);
+	free(sv->pfd);
+	free(sv->pins);
+	free(sv->state);
+}
+
+/*
+ * One line to the -e file (or, with -f, standard error) and syslog:
+ * "2026-11-30T01:02:03.456+00:00 daemonize[PID]: text".
+ */
+static void
+event(const struct supervisor *sv, int prio, const char *fmt, ...)
+{
+	char line[MSG_MAX + 128];
+	size_t len;
+	va_list ap;
+	int n;
+
+	len = timestamp(line, sizeof(line));
+	n = snprintf(line + len, sizeof(line) - len, " daemonize[%ld]: ",
+	    (long)sv->self);
+	len += n > 0 ? (size_t)n : 0;
+	va_start(ap, fmt);
+	n = vsnprintf(line + len, sizeof(line) - len - 1, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		syslog(prio, "%s", line + len);
+	len += n < 0 ? 0 : (size_t)n < sizeof(line) - len - 1 ?
+	    (size_t)n : sizeof(line) - len - 2;
+	line[len++] = '\n';
+	if (sv->events != -1)
+		(void)write_all(sv->events, line, len);
+}
+
+/* ISO 8601 local time with milliseconds and the UTC offset. */
+static size_t
+timestamp(char *buf, size_t size)
+{
+	struct timespec ts;
+	struct tm tm;
+	long off;
+	size_t n;
+
+	(void)clock_gettime(CLOCK_REALTIME, &ts);
+	if (localtime_r(&ts.tv_sec, &tm) == NULL)
+		return 0;
+	n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
+	off = tm.tm_gmtoff / 60;
+	n += (size_t)snprintf(buf + n, size - n, ".%03ld%c%02ld:%02ld",
+	    ts.tv_nsec / 1000000, off < 0 ? '-' : '+', labs(off) / 60,
+	    labs(off) % 60);
+	return n;
+}
