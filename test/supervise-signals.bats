@@ -160,6 +160,45 @@ assert_signal_stops_all() {
 	assert_signal_stops_all INT
 }
 
+# The worker's first run leaves an orphan that called setsid, which the
+# supervisor adopts; every run exits 1.
+write_orphan_then_fail_worker() {
+	script worker <<'EOF'
+#!/bin/sh
+d=$1
+[ -e "$d/orphan" ] ||
+	sh -c 'setsid sleep 1000 & echo $! >"$1/orphan.tmp"; mv "$1/orphan.tmp" "$1/orphan"' sh "$d"
+exit 1
+EOF
+}
+
+# After five rapid failures the next restart is 800 ms away: no worker
+# runs, but the orphan is still the supervisor's child.
+@test "TERM while no worker runs (a restart delay) stops a dead worker's setsid'd orphan too" {
+	write_orphan_then_fail_worker
+	"$DAEMONIZE" -r -p "$PF" -e "$BATS_TEST_TMPDIR/events" \
+		"$BATS_TEST_TMPDIR/worker" "$BATS_TEST_TMPDIR"
+	sup=$(pid_in "$PF")
+	wait_until 5 'grep -q "worker 0 restarting in 800 ms" events'
+	orphan=$(cat orphan)
+	[ "$(stat_field "$orphan" 4)" = "$sup" ]
+	kill -TERM "$sup"
+	wait_until 5 "! is_alive $sup"
+	cat events >&2
+	assert_gone_then_nothing_left "$orphan"
+}
+
+@test "giving up stops a dead worker's setsid'd orphan too" {
+	write_orphan_then_fail_worker
+	"$DAEMONIZE" -r --max-restarts 1 -p "$PF" -e "$BATS_TEST_TMPDIR/events" \
+		"$BATS_TEST_TMPDIR/worker" "$BATS_TEST_TMPDIR"
+	sup=$(pid_in "$PF")
+	wait_until 5 "! is_alive $sup"
+	cat events >&2
+	grep -q 'giving up' events
+	assert_gone_then_nothing_left "$(cat orphan)"
+}
+
 # --- forwarding ---
 
 @test "HUP and USR1 reach every worker; the supervisor stays and restarts nothing" {
