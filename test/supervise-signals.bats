@@ -104,15 +104,15 @@ start_receiver() {
 
 # The worker leaves two orphans that the supervisor adopts, one in the
 # worker's process group and one that called setsid, then ignores TERM and
-# becomes a sleep.  The PIDs go to files ingroup, setsid and worker.
+# becomes a sleep.  The PIDs go to ingroup.pid, setsid.pid and worker.pid.
 write_stop_worker() {
 	script worker <<'EOF'
 #!/bin/sh
 cd "$1" || exit 1
-sh -c 'sleep 1000 & echo $! >ingroup.tmp; mv ingroup.tmp ingroup'
-sh -c 'setsid sleep 1000 & echo $! >setsid.tmp; mv setsid.tmp setsid'
+sh -c 'sleep 1000 & echo $! >ingroup.tmp; mv ingroup.tmp ingroup.pid'
+sh -c 'setsid sleep 1000 & echo $! >setsid.tmp; mv setsid.tmp setsid.pid'
 trap '' TERM
-echo $$ >worker.tmp; mv worker.tmp worker
+echo $$ >worker.tmp; mv worker.tmp worker.pid
 exec sleep 1000
 EOF
 }
@@ -126,8 +126,8 @@ assert_signal_stops_all() {
 	"$DAEMONIZE" -f -r --kill-timeout 1 -p "$PF" \
 		"$BATS_TEST_TMPDIR/worker" "$BATS_TEST_TMPDIR" 2>events 3>&- &
 	sup=$!
-	wait_until 5 '[ -s worker ] && [ -s ingroup ] && [ -s setsid ]'
-	w=$(cat worker) g=$(cat ingroup) s=$(cat setsid)
+	wait_until 5 '[ -s worker.pid ] && [ -s ingroup.pid ] && [ -s setsid.pid ]'
+	w=$(cat worker.pid) g=$(cat ingroup.pid) s=$(cat setsid.pid)
 	# What the test stands on: both orphans adopted by the supervisor, one
 	# in the worker's group, one in a session of its own; TERM ignored.
 	[ "$(pid_in "$PF")" = "$sup" ]
