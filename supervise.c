@@ -23,11 +23,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "creds.h"
+#include "logsend.h"
 #include "msg.h"
 #include "pidfile.h"
 #include "proc.h"
@@ -40,8 +42,6 @@
 #define DELAY_MAX_MS 30000
 /* How often a dead worker's group is looked at, at most. */
 #define LOOK_MAX_MS 50
-/* After SIGKILL, how long a group may take to go before we go on. */
-#define KILL_WAIT_MS 5000
 
 enum worker_state {
 	W_DOWN,			/* to be started at due */
@@ -71,6 +71,7 @@ struct supervisor {
 	struct spawn_plan plan;	/* each worker's */
 	struct worker *w;
 	struct pollfd *pfd;	/* signals, notifications, ready pipes */
+	int *which;		/* the worker of each ready pipe in pfd */
 	pid_t *pins;		/* the workers' PIDs, for a reap or a stop */
 	char *state;		/* room for the state file's text */
 	size_t state_size;
@@ -80,7 +81,10 @@ struct supervisor {
 	int sigfd;
 	int notify;		/* the workers' notify socket, or -1 */
 	int events;		/* where event lines go, or -1 */
+	bool events_socket;	/* a socket: sent without waiting */
+	struct logsend log;	/* and to syslog */
 	pid_t self;
+	long self_start;	/* our start time, in /proc/PID/stat */
 	bool announced;		/* every worker was ready, and we said so */
 	bool running;		/* every worker was started once */
 	bool done;
@@ -91,6 +95,7 @@ struct supervisor {
 static int set_up(struct supervisor *);
 static int catch_signals(struct supervisor *);
 static int open_outputs(struct supervisor *);
+static void open_events(struct supervisor *, int);
 static int set_up_notify(struct supervisor *);
 static void name_state(struct supervisor *);
 static int start_all(struct supervisor *);
@@ -101,7 +106,7 @@ static int open_pipe(int[2], int);
 static _Noreturn void worker_child(struct supervisor *, int, int, int);
 static int await_exec(struct supervisor *, int, int);
 static int run(struct supervisor *);
-static void fill_pollfds(struct supervisor *);
+static nfds_t fill_pollfds(struct supervisor *);
 static int next_timeout(const struct supervisor *);
 static int take_signals(struct supervisor *);
 static void reap(struct supervisor *);
@@ -119,11 +124,11 @@ static void run_timers(struct supervisor *);
 static void restart_worker(struct supervisor *, int);
 static void take_notification(struct supervisor *);
 static int worker_of(const struct supervisor *, pid_t);
-static void take_ready_pipes(struct supervisor *);
+static void take_ready_pipes(struct supervisor *, nfds_t);
 static void announce(struct supervisor *);
 static void save_state(struct supervisor *);
 static void finish(struct supervisor *, bool);
-static void event(const struct supervisor *, int, const char *, ...)
+static void event(struct supervisor *, int, const char *, ...)
     PRINTF_LIKE(3, 4);
 static size_t timestamp(char *, size_t);
 
@@ -137,7 +142,7 @@ int
 supervise(const struct supervise_setup *s)
 {
 	struct supervisor sv = { .s = s, .sigfd = -1, .notify = -1,
-	    .events = -1 };
+	    .events = -1, .log = { -1, s->plan->avoid } };
 	int r;
 
 	r = set_up(&sv);
@@ -163,6 +168,7 @@ set_up(struct supervisor *sv)
 	size_t n = (size_t)s->workers;
 
 	sv->self = getpid();
+	sv->self_start = proc_stat_field(sv->self, 22);
 	sv->plan = *s->plan;
 	sv->plan.locks[0] = sv->plan.locks[1] = -1;
 	sv->plan.keep_root = false;
@@ -171,9 +177,11 @@ set_up(struct supervisor *sv)
 	sv->state_size = 64 + n * 96;
 	sv->w = calloc(n, sizeof(*sv->w));
 	sv->pfd = calloc(n + 2, sizeof(*sv->pfd));
+	sv->which = calloc(n + 2, sizeof(*sv->which));
 	sv->pins = calloc(n, sizeof(*sv->pins));
 	sv->state = malloc(sv->state_size);
-	if (sv->w == NULL || sv->pfd == NULL || sv->pins == NULL ||
+	if (sv->w == NULL || sv->pfd == NULL || sv->which == NULL ||
+	    sv->pins == NULL ||
 	    sv->state == NULL)
 		return fail(EXIT_SELF, "allocate memory");
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)
@@ -184,37 +192,48 @@ set_up(struct supervisor *sv)
 	if (chdir(s->plan->dir) == -1)
 		return fail(EXIT_SELF, "change directory to %s", s->plan->dir);
 	name_state(sv);
-	openlog("daemonize", LOG_PID, LOG_DAEMON);
 	return 0;
 }
 
+/* The signals a supervisor reads from its signalfd. */
+static const int caught[] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT,
+    SIGUSR1, SIGUSR2, SIGWINCH };
+
 /*
- * The signals we act on are blocked and read from a signalfd, so that
- * none can kill us between two steps, and none is lost while we are busy.
+ * Blocks what a supervisor takes through its signalfd, before it writes
+ * its pidfile, so that a signal sent as soon as its PID is known waits
+ * for it instead of killing it.  TTIN and TTOU are blocked and never
+ * read: with -f, an event written to a terminal we are in the background
+ * of must not stop us (a worker's exec empties the mask, where ignoring
+ * would be inherited).
  */
-static int
-catch_signals(struct supervisor *sv)
+int
+supervise_block_signals(void)
 {
-	static const int sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT,
-	    SIGUSR1, SIGUSR2, SIGWINCH };
 	sigset_t set;
 	size_t i;
 
 	sigemptyset(&set);
-	/*
-	 * Blocked, and never read: with -f, an event written to a terminal
-	 * we are in the background of must not stop us (the worker's exec
-	 * empties the mask, where ignoring would be inherited).
-	 */
+	for (i = 0; i < sizeof(caught) / sizeof(caught[0]); i++)
+		sigaddset(&set, caught[i]);
 	sigaddset(&set, SIGTTIN);
 	sigaddset(&set, SIGTTOU);
 	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
 		return fail(EXIT_SELF, "block signals");
+	return 0;
+}
+
+static int
+catch_signals(struct supervisor *sv)
+{
+	sigset_t set;
+	size_t i;
+
+	if (supervise_block_signals() == -1)
+		return -1;
 	sigemptyset(&set);
-	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		sigaddset(&set, sigs[i]);
-	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
-		return fail(EXIT_SELF, "block signals");
+	for (i = 0; i < sizeof(caught) / sizeof(caught[0]); i++)
+		sigaddset(&set, caught[i]);
 	sv->sigfd = move_fd_off(signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC),
 	    sv->plan.avoid);
 	if (sv->sigfd == -1)
@@ -233,11 +252,14 @@ open_outputs(struct supervisor *sv)
 {
 	struct spawn_plan *p = &sv->plan;
 	struct creds_saved saved;
+	mode_t mask;
 	int out, err, r;
 
 	if (p->creds != NULL && creds_assume(p->creds, &saved) == -1)
 		return -1;
+	mask = umask(p->umask);
 	r = spawn_open_outputs(p, &out, &err);
+	umask(mask);
 	if (p->creds != NULL && creds_restore(p->creds, &saved) == -1)
 		return -1;
 	if (r == -1)
@@ -247,9 +269,36 @@ open_outputs(struct supervisor *sv)
 		return fail(EXIT_SELF, "set outputs to append");
 	p->out_fd = p->out != NULL ? out : -1;
 	p->err_fd = p->err != NULL ? err : -1;
-	sv->events = p->err != NULL ? err : sv->s->foreground ?
-	    STDERR_FILENO : -1;
+	open_events(sv, p->err != NULL ? err : sv->s->foreground ?
+	    STDERR_FILENO : -1);
 	return 0;
+}
+
+/*
+ * Events must never block us: a pipe whose reader stopped reading would
+ * stop the supervisor.  A file description of our own for the same file,
+ * opened again through /proc/self/fd, can be non-blocking without making
+ * the workers' one so; a socket is sent to with MSG_DONTWAIT instead.
+ */
+static void
+open_events(struct supervisor *sv, int fd)
+{
+	char path[32];
+	struct stat sb;
+	int own;
+
+	sv->events = fd;
+	if (fd == -1)
+		return;
+	if (fstat(fd, &sb) == 0 && S_ISSOCK(sb.st_mode)) {
+		sv->events_socket = true;
+		return;
+	}
+	(void)snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	own = move_fd_off(open(path, O_WRONLY | O_APPEND | O_NONBLOCK |
+	    O_NOCTTY | O_CLOEXEC), sv->plan.avoid);
+	if (own != -1)
+		sv->events = own;
 }
 
 /*
@@ -440,10 +489,10 @@ await_exec(struct supervisor *sv, int i, int fd)
 static int
 run(struct supervisor *sv)
 {
-	nfds_t n = (nfds_t)sv->s->workers + 2;
+	nfds_t n;
 
 	while (!sv->done) {
-		fill_pollfds(sv);
+		n = fill_pollfds(sv);
 		if (poll(sv->pfd, n, next_timeout(sv)) == -1 &&
 		    errno != EINTR) {
 			event(sv, LOG_ERR, "poll: %s", strerror(errno));
@@ -455,23 +504,33 @@ run(struct supervisor *sv)
 			break;
 		if (sv->pfd[1].revents != 0)
 			take_notification(sv);
-		take_ready_pipes(sv);
+		take_ready_pipes(sv, n);
 		if (!sv->done)
 			run_timers(sv);
 	}
 	return 0;
 }
 
-static void
+/*
+ * The signalfd, the notify socket, and the ready pipes still open: only
+ * those, since poll(2) refuses more entries than the descriptor limit.
+ */
+static nfds_t
 fill_pollfds(struct supervisor *sv)
 {
+	nfds_t n = 2;
 	int i;
 
 	sv->pfd[0] = (struct pollfd){ .fd = sv->sigfd, .events = POLLIN };
 	sv->pfd[1] = (struct pollfd){ .fd = sv->notify, .events = POLLIN };
-	for (i = 0; i < sv->s->workers; i++)
-		sv->pfd[i + 2] = (struct pollfd){ .fd = sv->w[i].ready_fd,
+	for (i = 0; i < sv->s->workers; i++) {
+		if (sv->w[i].ready_fd == -1)
+			continue;
+		sv->which[n] = i;
+		sv->pfd[n++] = (struct pollfd){ .fd = sv->w[i].ready_fd,
 		    .events = POLLIN };
+	}
+	return n;
 }
 
 /* Until the next restart or look at a group; -1 (forever) if none. */
@@ -606,7 +665,7 @@ look_at_group(struct supervisor *sv, int i)
 		    "after %ld s: SIGKILL", i, sv->s->kill_timeout_ms / 1000);
 		proc_signal_group(w->pid, SIGKILL);
 		w->killed = true;
-		w->kill_at = now + KILL_WAIT_MS;
+		w->kill_at = now + SUPERVISE_KILL_WAIT_MS;
 	}
 	w->due = now + w->step < w->kill_at ? now + w->step : w->kill_at;
 	w->step = w->step * 2 < LOOK_MAX_MS ? w->step * 2 : LOOK_MAX_MS;
@@ -820,15 +879,16 @@ worker_of(const struct supervisor *sv, pid_t pid)
 
 /* --ready-fd: a newline on a worker's own pipe; its end if it closes. */
 static void
-take_ready_pipes(struct supervisor *sv)
+take_ready_pipes(struct supervisor *sv, nfds_t n)
 {
 	struct ready r = { .is_pipe = true, .write_fd = -1 };
 	enum ready_state st;
+	nfds_t k;
 	int i;
 
-	for (i = 0; i < sv->s->workers; i++) {
-		if (sv->pfd[i + 2].fd == -1 || sv->pfd[i + 2].revents == 0 ||
-		    sv->w[i].ready_fd == -1)
+	for (k = 2; k < n; k++) {
+		i = sv->which[k];
+		if (sv->pfd[k].revents == 0 || sv->w[i].ready_fd != sv->pfd[k].fd)
 			continue;
 		r.fd = sv->w[i].ready_fd;
 		st = ready_read(&r, 0, 0);
@@ -876,7 +936,8 @@ save_state(struct supervisor *sv)
 	if (sv->state_name[0] == '\0')
 		return;
 	len = (size_t)snprintf(sv->state, sv->state_size,
-	    WORKERS_HEADER " %ld\n", (long)sv->self);
+	    WORKERS_HEADER " %ld %ld %ld\n", (long)sv->self, sv->self_start,
+	    sv->s->kill_timeout_ms + SUPERVISE_KILL_WAIT_MS);
 	for (i = 0; i < sv->s->workers && len < sv->state_size; i++)
 		len += (size_t)snprintf(sv->state + len, sv->state_size - len,
 		    "%d %ld %ld %d %d %d\n", i, (long)sv->w[i].pid,
@@ -911,9 +972,10 @@ finish(struct supervisor *sv, bool ran)
 	    -1)
 		event(sv, LOG_WARNING, "remove pidfile %s: %s", sv->s->pidname,
 		    strerror(errno));
-	closelog();
+	logsend_close(&sv->log);
 	free(sv->w);
 	free(sv->pfd);
+	free(sv->which);
 	free(sv->pins);
 	free(sv->state);
 }
@@ -923,7 +985,7 @@ finish(struct supervisor *sv, bool ran)
  * "2026-11-30T01:02:03.456+00:00 daemonize[PID]: text".
  */
 static void
-event(const struct supervisor *sv, int prio, const char *fmt, ...)
+event(struct supervisor *sv, int prio, const char *fmt, ...)
 {
 	char line[MSG_MAX + 128];
 	size_t len;
@@ -938,11 +1000,14 @@ event(const struct supervisor *sv, int prio, const char *fmt, ...)
 	n = vsnprintf(line + len, sizeof(line) - len - 1, fmt, ap);
 	va_end(ap);
 	if (n > 0)
-		syslog(prio, "%s", line + len);
+		logsend_line(&sv->log, LOG_DAEMON | prio, sv->self, line + len);
 	len += n < 0 ? 0 : (size_t)n < sizeof(line) - len - 1 ?
 	    (size_t)n : sizeof(line) - len - 2;
 	line[len++] = '\n';
-	if (sv->events != -1)
+	/* One write, under PIPE_BUF: whole, or not at all if full. */
+	if (sv->events_socket)
+		(void)send(sv->events, line, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	else if (sv->events != -1)
 		(void)write_all(sv->events, line, len);
 }
 
