@@ -161,13 +161,18 @@ assert_signal_stops_all() {
 }
 
 # The worker's first run leaves an orphan that called setsid, which the
-# supervisor adopts; every run exits 1.
+# supervisor adopts; every run exits 1.  The first waits until the orphan
+# is out of its group, where the stop of the group would reach it.
 write_orphan_then_fail_worker() {
 	script worker <<'EOF'
 #!/bin/sh
 d=$1
-[ -e "$d/orphan" ] ||
-	sh -c 'setsid sleep 1000 & echo $! >"$1/orphan.tmp"; mv "$1/orphan.tmp" "$1/orphan"' sh "$d"
+if [ ! -e "$d/orphan" ]; then
+	sh -c 'setsid sleep 1000 & echo $! >"$1/orphan.tmp"' sh "$d"
+	o=$(cat "$d/orphan.tmp")
+	until [ "$(ps -o sid= -p "$o" | tr -d ' ')" = "$o" ]; do sleep 0.01; done
+	mv "$d/orphan.tmp" "$d/orphan"
+fi
 exit 1
 EOF
 }
@@ -182,6 +187,7 @@ EOF
 	wait_until 5 'grep -q "worker 0 restarting in 800 ms" events'
 	orphan=$(cat orphan)
 	[ "$(stat_field "$orphan" 4)" = "$sup" ]
+	[ "$(stat_field "$orphan" 6)" = "$orphan" ]
 	kill -TERM "$sup"
 	wait_until 5 "! is_alive $sup"
 	cat events >&2
