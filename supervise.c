@@ -838,20 +838,20 @@ check_all_done(struct supervisor *sv)
 	event(sv, LOG_NOTICE, "no worker left; exiting with status %d",
 	    sv->last_failed);
 	sv->status = sv->last_failed;
-	sv->done = true;
+	stop_all(sv);	/* the orphans they left */
 }
 
 /*
  * TERM and CONT to every worker's group and every child we have, the
- * orphans we adopted among them, SIGKILL to what is left after
- * --kill-timeout; all reaped.
+ * orphans we adopted among them (also when no worker runs), SIGKILL to
+ * what is left after --kill-timeout; all reaped.
  */
 static void
 stop_all(struct supervisor *sv)
 {
 	int i, n = pins(sv);
 
-	if (n > 0 && proc_stop_children(sv->pins, n, SIGTERM,
+	if (proc_stop_children(sv->pins, n, SIGTERM,
 	    sv->s->kill_timeout_ms) == -1)
 		event(sv, LOG_ERR, "processes left after SIGKILL");
 	proc_reap_children(NULL, 0);
