@@ -205,6 +205,18 @@ EOF
 	assert_gone_then_nothing_left "$(cat orphan)"
 }
 
+@test "the last worker's exit 0 stops the setsid'd orphan it left" {
+	write_orphan_then_fail_worker
+	sed -i 's/^exit 1$/exit 0/' worker
+	"$DAEMONIZE" -r -p "$PF" -e "$BATS_TEST_TMPDIR/events" \
+		"$BATS_TEST_TMPDIR/worker" "$BATS_TEST_TMPDIR"
+	sup=$(pid_in "$PF")
+	wait_until 5 "! is_alive $sup"
+	grep -q 'no worker left; exiting with status 0' events
+	[ ! -e "$PF" ]
+	assert_gone_then_nothing_left "$(cat orphan)"
+}
+
 # --- forwarding ---
 
 @test "HUP and USR1 reach every worker; the supervisor stays and restarts nothing" {
