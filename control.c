@@ -4,6 +4,7 @@
  * first, then the lock is asked again whether that PID still holds it.
  * Without pidfds, the lock is asked before every signal.
  */
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -311,6 +312,7 @@ static FILE *
 open_workers(const char *pidfile, pid_t holder, long *stop_ms)
 {
 	char path[PATH_MAX];
+	struct stat a, b;
 	long pid, start, ms;
 	FILE *f;
 	int fd, n;
@@ -319,6 +321,12 @@ open_workers(const char *pidfile, pid_t holder, long *stop_ms)
 	if (n < 0 || (size_t)n >= sizeof(path))
 		return NULL;
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	/* Only the pidfile's owner, who wrote it, is believed. */
+	if (fd != -1 && (fstat(fd, &a) == -1 || stat(pidfile, &b) == -1 ||
+	    a.st_uid != b.st_uid)) {
+		(void)close(fd);
+		fd = -1;
+	}
 	f = fd != -1 ? fdopen(fd, "r") : NULL;
 	if (f == NULL) {
 		if (fd != -1)
