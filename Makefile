@@ -22,9 +22,9 @@ SANITIZE = -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer -g
 
 SRC = main.c options.c launch.c supervise.c control.c spawn.c creds.c ready.c \
-	pidfile.c proc.c msg.c
-HDR = options.h launch.h supervise.h control.h spawn.h creds.h ready.h pidfile.h \
-	proc.h msg.h
+	pidfile.c proc.c logsend.c msg.c
+HDR = options.h launch.h supervise.h control.h spawn.h creds.h ready.h \
+	pidfile.h proc.h logsend.h msg.h
 TESTBINS = daemonize-close-proc daemonize-close-loop daemonize-no-pidfd \
 	daemonize-hooks
 
@@ -140,7 +140,8 @@ coverage: cov/daemonize
 lint:
 	mandoc -Tlint -W warning daemonize.1
 	shellcheck -S warning .ci/run test/helpers.bash bench/run.sh \
-	    examples/init.d/exampled
+	    examples/init.d/exampled examples/init.d/exampled-supervised \
+	    examples/container/entrypoint.sh
 	shellcheck -S warning test/*.bats
 
 install: daemonize

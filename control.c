@@ -4,6 +4,7 @@
  * first, then the lock is asked again whether that PID still holds it.
  * Without pidfds, the lock is asked before every signal.
  */
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -28,11 +29,13 @@
 static int find_daemon(const char *, struct proc_ref *);
 static int check_named(const char *, const struct pidfile_info *);
 static bool holds_lock(const char *, pid_t);
-static int stop_daemon(const char *, const struct proc_ref *, int, int);
+static int stop_daemon(const char *, const struct proc_ref *, int, long);
 static int signal_daemon(const char *, const struct proc_ref *, int);
 static bool wait_gone(const char *, const struct proc_ref *, long);
 static void remove_leftover(const char *, pid_t);
 static void print_workers(const char *, pid_t);
+static FILE *open_workers(const char *, pid_t, long *);
+static long stop_time(const char *, pid_t, int, int);
 static void print_worker(int, long, long, int, int, int);
 
 /* --status: one line, and the LSB exit status. */
@@ -90,7 +93,8 @@ control_stop(const char *pidfile, int sig, int timeout, bool quiet)
 		remove_leftover(pidfile, 0);
 		return EXIT_OK;
 	}
-	r = stop_daemon(pidfile, &d, sig, timeout);
+	r = stop_daemon(pidfile, &d, sig, stop_time(pidfile, d.pid, sig,
+	    timeout));
 	proc_ref_close(&d);
 	if (r == -1)
 		return -1;
@@ -189,7 +193,7 @@ holds_lock(const char *pidfile, pid_t pid)
 /* sig, then SIGKILL after timeout seconds; 0 once gone. */
 static int
 stop_daemon(const char *pidfile, const struct proc_ref *d, int sig,
-    int timeout)
+    long ms)
 {
 	if (signal_daemon(pidfile, d, sig) == -1 && errno != ESRCH)
 		return fail(EXIT_RUNNING, "stop pid %ld", (long)d->pid);
@@ -197,10 +201,10 @@ stop_daemon(const char *pidfile, const struct proc_ref *d, int sig,
 	if (sig != SIGSTOP && sig != SIGTSTP && sig != SIGTTIN &&
 	    sig != SIGTTOU)
 		(void)signal_daemon(pidfile, d, SIGCONT);
-	if (wait_gone(pidfile, d, timeout * 1000L))
+	if (wait_gone(pidfile, d, ms))
 		return 0;
-	verbose("pid %ld still there after %d s: SIGKILL", (long)d->pid,
-	    timeout);
+	verbose("pid %ld still there after %ld ms: SIGKILL", (long)d->pid,
+	    ms);
 	if (signal_daemon(pidfile, d, SIGKILL) == -1 && errno != ESRCH)
 		return fail(EXIT_RUNNING, "kill pid %ld", (long)d->pid);
 	if (!wait_gone(pidfile, d, KILL_WAIT_MS))
@@ -261,33 +265,82 @@ remove_leftover(const char *pidfile, pid_t pid)
 }
 
 /*
+ * How long to wait before SIGKILL: --timeout, or longer for a supervisor
+ * stopped by TERM or INT, which needs its own --kill-timeout to stop its
+ * workers' groups; killed before, it would leave them running.
+ */
+static long
+stop_time(const char *pidfile, pid_t pid, int sig, int timeout)
+{
+	long ms = timeout * 1000L, need = 0;
+	FILE *f;
+
+	if (sig != SIGTERM && sig != SIGINT)
+		return ms;
+	f = open_workers(pidfile, pid, &need);
+	if (f != NULL)
+		(void)fclose(f);
+	return need + 1000 > ms ? need + 1000 : ms;
+}
+
+/*
  * A supervisor's workers, from the file it keeps beside its pidfile:
- * shown only if the file names the PID that holds the lock now.
+ * shown only if the file names the process that holds the lock now.
  */
 static void
 print_workers(const char *pidfile, pid_t holder)
 {
-	char path[PATH_MAX];
 	long pid, started;
-	int id, restarts, how, code, fd, n;
+	int id, restarts, how, code;
 	FILE *f;
+
+	f = open_workers(pidfile, holder, NULL);
+	if (f == NULL)
+		return;
+	while (fscanf(f, "%d %ld %ld %d %d %d", &id, &pid, &started,
+	    &restarts, &how, &code) == 6)
+		print_worker(id, pid, started, restarts, how, code);
+	(void)fclose(f);
+}
+
+/*
+ * PIDFILE.workers, past its first line, if that line names holder: its
+ * PID and its start time, which a process that reused the PID has not.
+ * *stop_ms: the longest the supervisor takes to stop.
+ */
+static FILE *
+open_workers(const char *pidfile, pid_t holder, long *stop_ms)
+{
+	char path[PATH_MAX];
+	struct stat a, b;
+	long pid, start, ms;
+	FILE *f;
+	int fd, n;
 
 	n = snprintf(path, sizeof(path), "%s" WORKERS_SUFFIX, pidfile);
 	if (n < 0 || (size_t)n >= sizeof(path))
-		return;
+		return NULL;
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	/* Only the pidfile's owner, who wrote it, is believed. */
+	if (fd != -1 && (fstat(fd, &a) == -1 || stat(pidfile, &b) == -1 ||
+	    a.st_uid != b.st_uid)) {
+		(void)close(fd);
+		fd = -1;
+	}
 	f = fd != -1 ? fdopen(fd, "r") : NULL;
 	if (f == NULL) {
 		if (fd != -1)
 			(void)close(fd);
-		return;
+		return NULL;
 	}
-	if (fscanf(f, WORKERS_HEADER " %ld", &pid) == 1 &&
-	    pid == (long)holder)
-		while (fscanf(f, "%d %ld %ld %d %d %d", &id, &pid, &started,
-		    &restarts, &how, &code) == 6)
-			print_worker(id, pid, started, restarts, how, code);
+	if (fscanf(f, WORKERS_HEADER " %ld %ld %ld", &pid, &start, &ms) == 3 &&
+	    pid == (long)holder && start == proc_stat_field(holder, 22)) {
+		if (stop_ms != NULL)
+			*stop_ms = ms;
+		return f;
+	}
 	(void)fclose(f);
+	return NULL;
 }
 
 /* "worker 0: pid 1234, up 12s, 0 restarts, last exit none" */

@@ -447,8 +447,11 @@ start_daemon(struct launch *l)
 	if (pid == -1)
 		return fail(EXIT_SELF, "fork");
 	if (pid == 0) {
-		/* -w blocked the signals it takes through its signalfd. */
-		if (l->o->wait == 0 || clear_signal_mask() == 0) {
+		/* -w blocked the signals it takes through its signalfd; a
+		 * supervisor blocks its own before its PID is known. */
+		if ((l->o->wait == 0 || clear_signal_mask() == 0) &&
+		    (l->o->restart == RESTART_NONE ||
+		    supervise_block_signals() == 0)) {
 			l->self = spawn_detach(&l->plan);
 			status = run_daemon(l);
 			if (status >= 0) {	/* a supervisor's end */
@@ -803,7 +806,8 @@ run_foreground(struct launch *l)
 {
 	int r;
 
-	if (open_piddir(l) == -1)
+	if (open_piddir(l) == -1 || (l->o->restart != RESTART_NONE &&
+	    supervise_block_signals() == -1))
 		return -1;
 	l->self = getpid();
 	r = run_daemon(l);

@@ -56,7 +56,8 @@ run(const struct options *o)
 {
 	switch (o->mode) {
 	case MODE_HELP:
-		return print_text(usage_text);
+		return print_text(usage_text) == EXIT_OK ?
+		    print_text(usage_status_text) : -1;
 	case MODE_VERSION:
 		return print_text("daemonize " VERSION "\n");
 	case MODE_STATUS:

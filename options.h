@@ -55,6 +55,7 @@ struct options {
 };
 
 extern const char usage_text[];
+extern const char usage_status_text[];
 
 int options_parse(struct options *o, int argc, char *argv[]);
 void options_free(struct options *o);

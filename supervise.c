@@ -23,11 +23,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "creds.h"
+#include "logsend.h"
 #include "msg.h"
 #include "pidfile.h"
 #include "proc.h"
@@ -40,11 +42,11 @@
 #define DELAY_MAX_MS 30000
 /* How often a dead worker's group is looked at, at most. */
 #define LOOK_MAX_MS 50
-/* After SIGKILL, how long a group may take to go before we go on. */
-#define KILL_WAIT_MS 5000
 
 enum worker_state {
+	W_NEW,			/* not started yet: the first start is in order */
 	W_DOWN,			/* to be started at due */
+	W_STARTING,		/* forked; its exec (or failure) not seen yet */
 	W_RUNNING,
 	W_DRAINING,		/* dead, unreaped; its group being stopped */
 	W_DONE			/* not to be started again */
@@ -60,6 +62,8 @@ struct worker {
 	bool killed;
 	bool ready;
 	int ready_fd;		/* --ready-fd: its pipe's read end, or -1 */
+	int exec_fd;		/* starting: its status pipe's read end */
+	bool exec_failed;	/* starting: it sent a failure */
 	int rapid;		/* rapid failures in a row */
 	int restarts;
 	int how;		/* the last exit: 0 none, CLD_EXITED, CLD_KILLED */
@@ -71,6 +75,7 @@ struct supervisor {
 	struct spawn_plan plan;	/* each worker's */
 	struct worker *w;
 	struct pollfd *pfd;	/* signals, notifications, ready pipes */
+	int *which;		/* the worker of each ready pipe in pfd */
 	pid_t *pins;		/* the workers' PIDs, for a reap or a stop */
 	char *state;		/* room for the state file's text */
 	size_t state_size;
@@ -80,10 +85,14 @@ struct supervisor {
 	int sigfd;
 	int notify;		/* the workers' notify socket, or -1 */
 	int events;		/* where event lines go, or -1 */
+	bool events_socket;	/* a socket: sent without waiting */
+	struct logsend log;	/* and to syslog */
 	pid_t self;
+	long self_start;	/* our start time, in /proc/PID/stat */
 	bool announced;		/* every worker was ready, and we said so */
 	bool running;		/* every worker was started once */
 	bool done;
+	bool start_failed;	/* a worker could not be started at first */
 	int last_failed;	/* the status of the last worker to fail */
 	int status;		/* the exit status, once done */
 };
@@ -91,6 +100,7 @@ struct supervisor {
 static int set_up(struct supervisor *);
 static int catch_signals(struct supervisor *);
 static int open_outputs(struct supervisor *);
+static void open_events(struct supervisor *, int);
 static int set_up_notify(struct supervisor *);
 static void name_state(struct supervisor *);
 static int start_all(struct supervisor *);
@@ -99,9 +109,12 @@ static void began(struct supervisor *, int, pid_t, int);
 static void close_fd(int *);
 static int open_pipe(int[2], int);
 static _Noreturn void worker_child(struct supervisor *, int, int, int);
-static int await_exec(struct supervisor *, int, int);
+static void take_exec(struct supervisor *, int);
+static void exec_done(struct supervisor *, int);
+static void started(struct supervisor *);
+static void fail_start(struct supervisor *);
 static int run(struct supervisor *);
-static void fill_pollfds(struct supervisor *);
+static nfds_t fill_pollfds(struct supervisor *);
 static int next_timeout(const struct supervisor *);
 static int take_signals(struct supervisor *);
 static void reap(struct supervisor *);
@@ -119,11 +132,13 @@ static void run_timers(struct supervisor *);
 static void restart_worker(struct supervisor *, int);
 static void take_notification(struct supervisor *);
 static int worker_of(const struct supervisor *, pid_t);
-static void take_ready_pipes(struct supervisor *);
+static void take_ready_pipes(struct supervisor *, nfds_t);
+static void take_exec_pipes(struct supervisor *, nfds_t);
+static void died_starting(struct supervisor *, int);
 static void announce(struct supervisor *);
 static void save_state(struct supervisor *);
 static void finish(struct supervisor *, bool);
-static void event(const struct supervisor *, int, const char *, ...)
+static void event(struct supervisor *, int, const char *, ...)
     PRINTF_LIKE(3, 4);
 static size_t timestamp(char *, size_t);
 
@@ -137,20 +152,14 @@ int
 supervise(const struct supervise_setup *s)
 {
 	struct supervisor sv = { .s = s, .sigfd = -1, .notify = -1,
-	    .events = -1 };
+	    .events = -1, .log = { -1, s->plan->avoid } };
 	int r;
 
 	r = set_up(&sv);
 	if (r == 0)
 		r = start_all(&sv);
-	if (r == 0) {
-		if (s->report_fd != -1)
-			(void)close(s->report_fd);
-		msg_to_pipe(-1);
-		sv.running = true;
-		save_state(&sv);
+	if (r == 0)
 		r = run(&sv);
-	}
 	finish(&sv, r == 0);
 	return r == 0 ? sv.status : -1;
 }
@@ -163,6 +172,7 @@ set_up(struct supervisor *sv)
 	size_t n = (size_t)s->workers;
 
 	sv->self = getpid();
+	sv->self_start = proc_stat_field(sv->self, 22);
 	sv->plan = *s->plan;
 	sv->plan.locks[0] = sv->plan.locks[1] = -1;
 	sv->plan.keep_root = false;
@@ -171,9 +181,11 @@ set_up(struct supervisor *sv)
 	sv->state_size = 64 + n * 96;
 	sv->w = calloc(n, sizeof(*sv->w));
 	sv->pfd = calloc(n + 2, sizeof(*sv->pfd));
+	sv->which = calloc(n + 2, sizeof(*sv->which));
 	sv->pins = calloc(n, sizeof(*sv->pins));
 	sv->state = malloc(sv->state_size);
-	if (sv->w == NULL || sv->pfd == NULL || sv->pins == NULL ||
+	if (sv->w == NULL || sv->pfd == NULL || sv->which == NULL ||
+	    sv->pins == NULL ||
 	    sv->state == NULL)
 		return fail(EXIT_SELF, "allocate memory");
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)
@@ -184,37 +196,48 @@ set_up(struct supervisor *sv)
 	if (chdir(s->plan->dir) == -1)
 		return fail(EXIT_SELF, "change directory to %s", s->plan->dir);
 	name_state(sv);
-	openlog("daemonize", LOG_PID, LOG_DAEMON);
 	return 0;
 }
 
+/* The signals a supervisor reads from its signalfd. */
+static const int caught[] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT,
+    SIGUSR1, SIGUSR2, SIGWINCH };
+
 /*
- * The signals we act on are blocked and read from a signalfd, so that
- * none can kill us between two steps, and none is lost while we are busy.
+ * Blocks what a supervisor takes through its signalfd, before it writes
+ * its pidfile, so that a signal sent as soon as its PID is known waits
+ * for it instead of killing it.  TTIN and TTOU are blocked and never
+ * read: with -f, an event written to a terminal we are in the background
+ * of must not stop us (a worker's exec empties the mask, where ignoring
+ * would be inherited).
  */
-static int
-catch_signals(struct supervisor *sv)
+int
+supervise_block_signals(void)
 {
-	static const int sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT,
-	    SIGUSR1, SIGUSR2, SIGWINCH };
 	sigset_t set;
 	size_t i;
 
 	sigemptyset(&set);
-	/*
-	 * Blocked, and never read: with -f, an event written to a terminal
-	 * we are in the background of must not stop us (the worker's exec
-	 * empties the mask, where ignoring would be inherited).
-	 */
+	for (i = 0; i < sizeof(caught) / sizeof(caught[0]); i++)
+		sigaddset(&set, caught[i]);
 	sigaddset(&set, SIGTTIN);
 	sigaddset(&set, SIGTTOU);
 	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
 		return fail(EXIT_SELF, "block signals");
+	return 0;
+}
+
+static int
+catch_signals(struct supervisor *sv)
+{
+	sigset_t set;
+	size_t i;
+
+	if (supervise_block_signals() == -1)
+		return -1;
 	sigemptyset(&set);
-	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		sigaddset(&set, sigs[i]);
-	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
-		return fail(EXIT_SELF, "block signals");
+	for (i = 0; i < sizeof(caught) / sizeof(caught[0]); i++)
+		sigaddset(&set, caught[i]);
 	sv->sigfd = move_fd_off(signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC),
 	    sv->plan.avoid);
 	if (sv->sigfd == -1)
@@ -233,11 +256,14 @@ open_outputs(struct supervisor *sv)
 {
 	struct spawn_plan *p = &sv->plan;
 	struct creds_saved saved;
+	mode_t mask;
 	int out, err, r;
 
 	if (p->creds != NULL && creds_assume(p->creds, &saved) == -1)
 		return -1;
+	mask = umask(p->umask);
 	r = spawn_open_outputs(p, &out, &err);
+	umask(mask);
 	if (p->creds != NULL && creds_restore(p->creds, &saved) == -1)
 		return -1;
 	if (r == -1)
@@ -247,9 +273,36 @@ open_outputs(struct supervisor *sv)
 		return fail(EXIT_SELF, "set outputs to append");
 	p->out_fd = p->out != NULL ? out : -1;
 	p->err_fd = p->err != NULL ? err : -1;
-	sv->events = p->err != NULL ? err : sv->s->foreground ?
-	    STDERR_FILENO : -1;
+	open_events(sv, p->err != NULL ? err : sv->s->foreground ?
+	    STDERR_FILENO : -1);
 	return 0;
+}
+
+/*
+ * Events must never block us: a pipe whose reader stopped reading would
+ * stop the supervisor.  A file description of our own for the same file,
+ * opened again through /proc/self/fd, can be non-blocking without making
+ * the workers' one so; a socket is sent to with MSG_DONTWAIT instead.
+ */
+static void
+open_events(struct supervisor *sv, int fd)
+{
+	char path[32];
+	struct stat sb;
+	int own;
+
+	sv->events = fd;
+	if (fd == -1)
+		return;
+	if (fstat(fd, &sb) == 0 && S_ISSOCK(sb.st_mode)) {
+		sv->events_socket = true;
+		return;
+	}
+	(void)snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	own = move_fd_off(open(path, O_WRONLY | O_APPEND | O_NONBLOCK |
+	    O_NOCTTY | O_CLOEXEC), sv->plan.avoid);
+	if (own != -1)
+		sv->events = own;
 }
 
 /*
@@ -289,36 +342,32 @@ name_state(struct supervisor *sv)
 }
 
 /*
- * Starts every worker; the start fails, with nothing left running, if one
- * cannot be started.  Without a readiness channel, all are ready now.
+ * Forks the first worker; the loop sees it exec, and starts the next
+ * (one status pipe open at a time, however low the descriptor limit).
+ * Without a readiness channel, all are ready once they run.
  */
 static int
 start_all(struct supervisor *sv)
 {
 	int i;
 
-	for (i = 0; i < sv->s->workers; i++) {
-		sv->w[i].ready_fd = -1;
-		if (start_worker(sv, i) == -1) {
-			stop_all(sv);
-			return -1;
-		}
-	}
+	for (i = 0; i < sv->s->workers; i++)
+		sv->w[i].ready_fd = sv->w[i].exec_fd = -1;
 	if (sv->notify == -1 && sv->s->ready_fd == -1)
 		sv->announced = true;
-	return 0;
+	return start_worker(sv, 0);
 }
 
 /*
- * Forks worker i and waits for its exec (the close-on-exec pipe closes)
- * or its failure (a record on the pipe).  -1 with the failure recorded if
- * it could not be started; a worker that failed to exec is then running
- * no more, but is left for reap() to see.
+ * Forks worker i.  Its exec closes its close-on-exec status pipe, or it
+ * sends its failure there: the loop reads it (take_exec), so that nothing
+ * a worker does before its exec can keep us from the rest.  -1 with the
+ * failure recorded if it could not be forked.
  */
 static int
 start_worker(struct supervisor *sv, int i)
 {
-	int rep[2] = { -1, -1 }, rdy[2] = { -1, -1 }, r = -1;
+	int rep[2] = { -1, -1 }, rdy[2] = { -1, -1 };
 	pid_t pid = -1;
 
 	if (open_pipe(rep, sv->plan.avoid) == 0 && (sv->s->ready_fd == -1 ||
@@ -333,12 +382,12 @@ start_worker(struct supervisor *sv, int i)
 	close_fd(&rdy[1]);
 	if (pid > 0) {
 		began(sv, i, pid, rdy[0]);
-		rdy[0] = -1;
-		r = await_exec(sv, i, rep[0]);
+		sv->w[i].exec_fd = rep[0];
+		return 0;
 	}
 	close_fd(&rep[0]);
 	close_fd(&rdy[0]);
-	return r;
+	return -1;
 }
 
 /* Worker i runs as pid, in a process group of its own. */
@@ -349,7 +398,8 @@ began(struct supervisor *sv, int i, pid_t pid, int ready_fd)
 
 	/* Also here, so that the group exists before we may signal it. */
 	(void)setpgid(pid, pid);
-	w->state = W_RUNNING;
+	w->state = W_STARTING;
+	w->exec_failed = false;
 	w->pid = pid;
 	w->started = now_ms();
 	w->ready = false;
@@ -402,48 +452,91 @@ worker_child(struct supervisor *sv, int i, int report, int ready)
 }
 
 /*
- * Reads worker i's records until its pipe closes.  While the launcher
- * waits, -v lines go on to it; a failure is recorded, and said as an
- * event once the service runs.
+ * One record from starting worker i, or the end of its pipe.  While the
+ * launcher waits, -v lines go on to it; with -f they are printed.
  */
-static int
-await_exec(struct supervisor *sv, int i, int fd)
+static void
+take_exec(struct supervisor *sv, int i)
 {
+	struct worker *w = &sv->w[i];
 	struct report rec;
-	bool failed = false;
 	int r;
 
-	while ((r = report_receive(fd, &rec)) == 1) {
-		if (rec.type == REPORT_VERBOSE && sv->s->report_fd != -1 &&
-		    !sv->announced)
-			(void)report_send(sv->s->report_fd, REPORT_VERBOSE, 0, 0,
-			    rec.text);
-		else if (rec.type == REPORT_VERBOSE && sv->s->foreground)
-			msg_print(rec.text);
-		else if (rec.type == REPORT_FAIL) {
-			fail_set(rec.code, rec.text);
-			failed = true;
-		}
-	}
-	if (r == -1)
-		return fail(EXIT_SELF, "read worker %d's pipe", i);
-	/* A failure at the start is the launcher's to report. */
-	if (failed && sv->running)
-		event(sv, LOG_ERR, "worker %d: %s", i, fail_text());
-	else if (!failed)
-		event(sv, LOG_NOTICE, "worker %d started as pid %ld", i,
-		    (long)sv->w[i].pid);
-	return failed ? -1 : 0;
+	r = report_receive(w->exec_fd, &rec);
+	if (r == 1 && rec.type == REPORT_VERBOSE && !sv->running &&
+	    sv->s->report_fd != -1)
+		(void)report_send(sv->s->report_fd, REPORT_VERBOSE, 0, 0,
+		    rec.text);
+	else if (r == 1 && rec.type == REPORT_VERBOSE && sv->s->foreground)
+		msg_print(rec.text);
+	else if (r == 1 && rec.type == REPORT_FAIL) {
+		fail_set(rec.code, rec.text);
+		w->exec_failed = true;
+		/* A failure at the start is the launcher's to report. */
+		if (sv->running)
+			event(sv, LOG_ERR, "worker %d: %s", i, fail_text());
+		else
+			fail_start(sv);
+	} else if (r != 1)
+		exec_done(sv, i);
+}
+
+/*
+ * Worker i's pipe closed: it has exec'd, unless it said it failed (then
+ * it is dying, and reap() will see it).
+ */
+static void
+exec_done(struct supervisor *sv, int i)
+{
+	struct worker *w = &sv->w[i];
+
+	close_fd(&w->exec_fd);
+	if (w->exec_failed || w->state != W_STARTING)
+		return;
+	w->state = W_RUNNING;
+	event(sv, LOG_NOTICE, "worker %d started as pid %ld", i, (long)w->pid);
+	save_state(sv);
+	if (sv->running)
+		return;
+	if (i + 1 == sv->s->workers)
+		started(sv);
+	else if (start_worker(sv, i + 1) == -1)
+		fail_start(sv);
+}
+
+/*
+ * Every worker has exec'd once: the launcher can go (or, with -w, wait
+ * for readiness), and what goes wrong from now on is an event.
+ */
+static void
+started(struct supervisor *sv)
+{
+	if (sv->s->report_fd != -1)
+		(void)close(sv->s->report_fd);
+	msg_to_pipe(-1);
+	sv->running = true;
+	save_state(sv);
+}
+
+/*
+ * A worker could not be started at first: nothing is left running, and
+ * the failure recorded goes to the launcher, as without a supervisor.
+ */
+static void
+fail_start(struct supervisor *sv)
+{
+	sv->start_failed = true;
+	stop_all(sv);
 }
 
 /* The service: until it stops, gives up, or has no worker left. */
 static int
 run(struct supervisor *sv)
 {
-	nfds_t n = (nfds_t)sv->s->workers + 2;
+	nfds_t n;
 
 	while (!sv->done) {
-		fill_pollfds(sv);
+		n = fill_pollfds(sv);
 		if (poll(sv->pfd, n, next_timeout(sv)) == -1 &&
 		    errno != EINTR) {
 			event(sv, LOG_ERR, "poll: %s", strerror(errno));
@@ -455,23 +548,40 @@ run(struct supervisor *sv)
 			break;
 		if (sv->pfd[1].revents != 0)
 			take_notification(sv);
-		take_ready_pipes(sv);
+		take_ready_pipes(sv, n);
+		take_exec_pipes(sv, n);
 		if (!sv->done)
 			run_timers(sv);
 	}
-	return 0;
+	return sv->start_failed ? -1 : 0;
 }
 
-static void
+/*
+ * The signalfd, the notify socket, and the status and ready pipes still
+ * open: only those, since poll(2) refuses more entries than the
+ * descriptor limit.
+ */
+static nfds_t
 fill_pollfds(struct supervisor *sv)
 {
+	nfds_t n = 2;
 	int i;
 
 	sv->pfd[0] = (struct pollfd){ .fd = sv->sigfd, .events = POLLIN };
 	sv->pfd[1] = (struct pollfd){ .fd = sv->notify, .events = POLLIN };
-	for (i = 0; i < sv->s->workers; i++)
-		sv->pfd[i + 2] = (struct pollfd){ .fd = sv->w[i].ready_fd,
-		    .events = POLLIN };
+	for (i = 0; i < sv->s->workers; i++) {
+		if (sv->w[i].exec_fd != -1) {
+			sv->which[n] = i;
+			sv->pfd[n++] = (struct pollfd){ .fd = sv->w[i].exec_fd,
+			    .events = POLLIN };
+		}
+		if (sv->w[i].ready_fd != -1) {
+			sv->which[n] = i;
+			sv->pfd[n++] = (struct pollfd){ .fd = sv->w[i].ready_fd,
+			    .events = POLLIN };
+		}
+	}
+	return n;
 }
 
 /* Until the next restart or look at a group; -1 (forever) if none. */
@@ -503,7 +613,13 @@ take_signals(struct supervisor *sv)
 	while ((n = read(sv->sigfd, &si, sizeof(si))) == (ssize_t)sizeof(si)) {
 		if (si.ssi_signo == SIGCHLD)
 			reap(sv);
-		else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
+		else if ((si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) &&
+		    !sv->running) {
+			(void)failx(128 + (int)si.ssi_signo, "start: interrupted "
+			    "by signal %d", (int)si.ssi_signo);
+			fail_start(sv);
+			return 0;
+		} else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
 			event(sv, LOG_NOTICE, "stopping on signal %d",
 			    (int)si.ssi_signo);
 			sv->status = EXIT_OK;
@@ -535,26 +651,44 @@ reap(struct supervisor *sv)
 	int i;
 
 	for (i = 0; i < sv->s->workers && !sv->done; i++) {
-		if (sv->w[i].state != W_RUNNING)
+		if (sv->w[i].state != W_RUNNING &&
+		    sv->w[i].state != W_STARTING)
 			continue;
 		si.si_pid = 0;
 		if (waitid(P_PID, (id_t)sv->w[i].pid, &si, WEXITED | WNOHANG |
-		    WNOWAIT) == 0 && si.si_pid == sv->w[i].pid)
+		    WNOWAIT) != 0 || si.si_pid != sv->w[i].pid)
+			continue;
+		if (sv->w[i].state == W_STARTING)
+			died_starting(sv, i);
+		if (!sv->done)
 			worker_exited(sv, i, &si);
 	}
 	proc_reap_children(sv->pins, pins(sv));
 }
 
-/* The PIDs of the workers that are our children: running or draining. */
+/* The PIDs of the workers that are our children, not yet reaped. */
 static int
 pins(struct supervisor *sv)
 {
 	int i, n = 0;
 
 	for (i = 0; i < sv->s->workers; i++)
-		if (sv->w[i].state == W_RUNNING || sv->w[i].state == W_DRAINING)
+		if (sv->w[i].state == W_STARTING ||
+		    sv->w[i].state == W_RUNNING || sv->w[i].state == W_DRAINING)
 			sv->pins[n++] = sv->w[i].pid;
 	return n;
+}
+
+/*
+ * Worker i died before we saw its pipe close: read what it said first
+ * (all of it is there, since it is dead).  A pipe that closes with no
+ * failure on it means an exec, as ever.
+ */
+static void
+died_starting(struct supervisor *sv, int i)
+{
+	while (sv->w[i].exec_fd != -1 && !sv->done)
+		take_exec(sv, i);
 }
 
 /* Worker i died: say so, and stop what is left of its process group. */
@@ -606,7 +740,7 @@ look_at_group(struct supervisor *sv, int i)
 		    "after %ld s: SIGKILL", i, sv->s->kill_timeout_ms / 1000);
 		proc_signal_group(w->pid, SIGKILL);
 		w->killed = true;
-		w->kill_at = now + KILL_WAIT_MS;
+		w->kill_at = now + SUPERVISE_KILL_WAIT_MS;
 	}
 	w->due = now + w->step < w->kill_at ? now + w->step : w->kill_at;
 	w->step = w->step * 2 < LOOK_MAX_MS ? w->step * 2 : LOOK_MAX_MS;
@@ -704,20 +838,20 @@ check_all_done(struct supervisor *sv)
 	event(sv, LOG_NOTICE, "no worker left; exiting with status %d",
 	    sv->last_failed);
 	sv->status = sv->last_failed;
-	sv->done = true;
+	stop_all(sv);	/* the orphans they left */
 }
 
 /*
  * TERM and CONT to every worker's group and every child we have, the
- * orphans we adopted among them, SIGKILL to what is left after
- * --kill-timeout; all reaped.
+ * orphans we adopted among them (also when no worker runs), SIGKILL to
+ * what is left after --kill-timeout; all reaped.
  */
 static void
 stop_all(struct supervisor *sv)
 {
 	int i, n = pins(sv);
 
-	if (n > 0 && proc_stop_children(sv->pins, n, SIGTERM,
+	if (proc_stop_children(sv->pins, n, SIGTERM,
 	    sv->s->kill_timeout_ms) == -1)
 		event(sv, LOG_ERR, "processes left after SIGKILL");
 	proc_reap_children(NULL, 0);
@@ -759,7 +893,7 @@ run_timers(struct supervisor *sv)
 
 /*
  * A worker that cannot even be forked counts as a rapid failure; one that
- * fails to exec dies, and reap() sees it.
+ * fails to exec says so, and dies.
  */
 static void
 restart_worker(struct supervisor *sv, int i)
@@ -767,7 +901,7 @@ restart_worker(struct supervisor *sv, int i)
 	struct worker *w = &sv->w[i];
 
 	w->restarts++;
-	if (start_worker(sv, i) == 0 || w->state == W_RUNNING) {
+	if (start_worker(sv, i) == 0) {
 		save_state(sv);
 		return;
 	}
@@ -818,17 +952,32 @@ worker_of(const struct supervisor *sv, pid_t pid)
 	return -1;
 }
 
+/* The starting workers' status pipes that have something to say. */
+static void
+take_exec_pipes(struct supervisor *sv, nfds_t n)
+{
+	nfds_t k;
+	int i;
+
+	for (k = 2; k < n && !sv->done; k++) {
+		i = sv->which[k];
+		if (sv->pfd[k].revents != 0 && sv->w[i].exec_fd == sv->pfd[k].fd)
+			take_exec(sv, i);
+	}
+}
+
 /* --ready-fd: a newline on a worker's own pipe; its end if it closes. */
 static void
-take_ready_pipes(struct supervisor *sv)
+take_ready_pipes(struct supervisor *sv, nfds_t n)
 {
 	struct ready r = { .is_pipe = true, .write_fd = -1 };
 	enum ready_state st;
+	nfds_t k;
 	int i;
 
-	for (i = 0; i < sv->s->workers; i++) {
-		if (sv->pfd[i + 2].fd == -1 || sv->pfd[i + 2].revents == 0 ||
-		    sv->w[i].ready_fd == -1)
+	for (k = 2; k < n; k++) {
+		i = sv->which[k];
+		if (sv->pfd[k].revents == 0 || sv->w[i].ready_fd != sv->pfd[k].fd)
 			continue;
 		r.fd = sv->w[i].ready_fd;
 		st = ready_read(&r, 0, 0);
@@ -876,7 +1025,8 @@ save_state(struct supervisor *sv)
 	if (sv->state_name[0] == '\0')
 		return;
 	len = (size_t)snprintf(sv->state, sv->state_size,
-	    WORKERS_HEADER " %ld\n", (long)sv->self);
+	    WORKERS_HEADER " %ld %ld %ld\n", (long)sv->self, sv->self_start,
+	    sv->s->kill_timeout_ms + SUPERVISE_KILL_WAIT_MS);
 	for (i = 0; i < sv->s->workers && len < sv->state_size; i++)
 		len += (size_t)snprintf(sv->state + len, sv->state_size - len,
 		    "%d %ld %ld %d %d %d\n", i, (long)sv->w[i].pid,
@@ -911,9 +1061,10 @@ finish(struct supervisor *sv, bool ran)
 	    -1)
 		event(sv, LOG_WARNING, "remove pidfile %s: %s", sv->s->pidname,
 		    strerror(errno));
-	closelog();
+	logsend_close(&sv->log);
 	free(sv->w);
 	free(sv->pfd);
+	free(sv->which);
 	free(sv->pins);
 	free(sv->state);
 }
@@ -923,7 +1074,7 @@ finish(struct supervisor *sv, bool ran)
  * "2026-11-30T01:02:03.456+00:00 daemonize[PID]: text".
  */
 static void
-event(const struct supervisor *sv, int prio, const char *fmt, ...)
+event(struct supervisor *sv, int prio, const char *fmt, ...)
 {
 	char line[MSG_MAX + 128];
 	size_t len;
@@ -938,11 +1089,14 @@ event(const struct supervisor *sv, int prio, const char *fmt, ...)
 	n = vsnprintf(line + len, sizeof(line) - len - 1, fmt, ap);
 	va_end(ap);
 	if (n > 0)
-		syslog(prio, "%s", line + len);
+		logsend_line(&sv->log, LOG_DAEMON | prio, sv->self, line + len);
 	len += n < 0 ? 0 : (size_t)n < sizeof(line) - len - 1 ?
 	    (size_t)n : sizeof(line) - len - 2;
 	line[len++] = '\n';
-	if (sv->events != -1)
+	/* One write, under PIPE_BUF: whole, or not at all if full. */
+	if (sv->events_socket)
+		(void)send(sv->events, line, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	else if (sv->events != -1)
 		(void)write_all(sv->events, line, len);
 }
 

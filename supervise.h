@@ -13,12 +13,16 @@
 #include "spawn.h"
 
 /*
- * PIDFILE.workers: "daemonize-workers PID", then a line per worker: its
+ * PIDFILE.workers: "daemonize-workers PID START KILL_MS" (the supervisor,
+ * its start time from /proc/PID/stat, so that a reused PID is told from
+ * it, and the longest it takes to stop), then a line per worker: its
  * number, PID (0: not running), start (now_ms()), restarts, last exit
  * (0: none, CLD_EXITED, CLD_KILLED) and its status or 128+signal.
  */
 #define WORKERS_SUFFIX ".workers"
 #define WORKERS_HEADER "daemonize-workers"
+/* After SIGKILL, how long a group may take to go before a stop goes on. */
+#define SUPERVISE_KILL_WAIT_MS 5000
 
 struct supervise_setup {
 	const struct spawn_plan *plan;	/* the daemon's: locks, outputs */
@@ -35,6 +39,7 @@ struct supervise_setup {
 	const char *pidname;	/* the pidfile's name in it */
 };
 
+int supervise_block_signals(void);
 int supervise(const struct supervise_setup *s);
 
 #endif

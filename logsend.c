@@ -1,0 +1,76 @@
+/*
+ * A syslog client that cannot block: a non-blocking datagram socket,
+ * connected on first use and again after the log daemon went away.  A
+ * line the log daemon has no room for is dropped.
+ */
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "logsend.h"
+#include "msg.h"
+#include "proc.h"
+
+#define LOG_PATH "/dev/log"
+
+static int log_connect(struct logsend *);
+
+/*
+ * "<PRI>Mmm dd hh:mm:ss daemonize[PID]: text", the form syslog(3) sends,
+ * with priority holding both the facility and the level.
+ */
+void
+logsend_line(struct logsend *l, int priority, pid_t pid, const char *text)
+{
+	char line[MSG_MAX + 64], stamp[32] = "";
+	struct tm tm;
+	time_t now = time(NULL);
+	int n, try;
+
+	if (localtime_r(&now, &tm) != NULL)
+		(void)strftime(stamp, sizeof(stamp), "%b %e %H:%M:%S ", &tm);
+	n = snprintf(line, sizeof(line), "<%d>%sdaemonize[%ld]: %s", priority,
+	    stamp, (long)pid, text);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(line))
+		n = (int)sizeof(line) - 1;
+	/* A second try only if the log daemon restarted since the last. */
+	for (try = 0; try < 2; try++) {
+		if (l->fd == -1 && log_connect(l) == -1)
+			return;
+		if (send(l->fd, line, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) !=
+		    -1 || errno == EAGAIN || errno == ENOBUFS)
+			return;
+		logsend_close(l);
+	}
+}
+
+static int
+log_connect(struct logsend *l)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX,
+	    .sun_path = LOG_PATH };
+
+	l->fd = move_fd_off(socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0), l->avoid);
+	if (l->fd == -1)
+		return -1;
+	if (connect(l->fd, (struct sockaddr *)&addr, sizeof(addr)) == -1) {
+		logsend_close(l);
+		return -1;
+	}
+	return 0;
+}
+
+void
+logsend_close(struct logsend *l)
+{
+	if (l->fd != -1)
+		(void)close(l->fd);
+	l->fd = -1;
+}
