@@ -180,8 +180,9 @@ set_up(struct supervisor *sv)
 	sv->plan.dir = ".";
 	sv->state_size = 64 + n * 96;
 	sv->w = calloc(n, sizeof(*sv->w));
-	sv->pfd = calloc(n + 2, sizeof(*sv->pfd));
-	sv->which = calloc(n + 2, sizeof(*sv->which));
+	/* Each worker has up to two pipes polled: status and ready. */
+	sv->pfd = calloc(2 * n + 2, sizeof(*sv->pfd));
+	sv->which = calloc(2 * n + 2, sizeof(*sv->which));
 	sv->pins = calloc(n, sizeof(*sv->pins));
 	sv->state = malloc(sv->state_size);
 	if (sv->w == NULL || sv->pfd == NULL || sv->which == NULL ||
