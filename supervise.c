@@ -1,8 +1,8 @@
 /*
  * The supervisor: the daemon itself, holding the pidfile's lock, with N
- * workers as its children.  It sleeps in poll(2) on a signalfd (and the
- * readiness channels while a worker is not ready yet), with a timeout only
- * while a restart or a kill is due.
+ * workers as its children.  It sleeps in poll(2) on a signalfd (and on a
+ * starting worker's status pipe, and the readiness channels while a worker
+ * is not ready yet), with a timeout only while a restart or a kill is due.
  *
  * A worker that dies is looked at with WNOWAIT and left a zombie while
  * what is left of its process group is stopped: its PID is its group's ID,
@@ -11,6 +11,7 @@
  */
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -23,7 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -74,8 +74,8 @@ struct supervisor {
 	const struct supervise_setup *s;
 	struct spawn_plan plan;	/* each worker's */
 	struct worker *w;
-	struct pollfd *pfd;	/* signals, notifications, ready pipes */
-	int *which;		/* the worker of each ready pipe in pfd */
+	struct pollfd *pfd;	/* signals, notifications, workers' pipes */
+	int *which;		/* the worker of each pipe in pfd */
 	pid_t *pins;		/* the workers' PIDs, for a reap or a stop */
 	char *state;		/* room for the state file's text */
 	size_t state_size;
@@ -180,8 +180,9 @@ set_up(struct supervisor *sv)
 	sv->plan.dir = ".";
 	sv->state_size = 64 + n * 96;
 	sv->w = calloc(n, sizeof(*sv->w));
-	sv->pfd = calloc(n + 2, sizeof(*sv->pfd));
-	sv->which = calloc(n + 2, sizeof(*sv->which));
+	/* Each worker has up to two pipes polled: status and ready. */
+	sv->pfd = calloc(2 * n + 2, sizeof(*sv->pfd));
+	sv->which = calloc(2 * n + 2, sizeof(*sv->which));
 	sv->pins = calloc(n, sizeof(*sv->pins));
 	sv->state = malloc(sv->state_size);
 	if (sv->w == NULL || sv->pfd == NULL || sv->which == NULL ||
