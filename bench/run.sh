@@ -169,10 +169,11 @@ machine() {
 	echo "- cores: $(nproc); kernel: $(uname -sr); libc: $(ldd --version 2>&1 | head -n 1)"
 	echo "- fd limits measured: soft $LOW and soft $HIGH (the hard limit here)"
 	echo "- $RUNS timed runs per cell after 5 warm-ups, interleaved across tools (bench/timer); target: $TARGET 1000"
-	echo "- date: $(date -u +%Y-%m-%d)"
+	echo "- date: $(date -u +%Y-%m-%d); load average when the run began: $LOAD"
 }
 
 main() {
+	LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
 	local names=() promises=() cmds=() lows=() highs=() i name promise cmd
 	local lo hi flo fhi slo shi bin sz rss pf_ok exit_st
 	command -v strace >/dev/null || {
