@@ -280,6 +280,9 @@ stop_time(const char *pidfile, pid_t pid, int sig, int timeout)
 	f = open_workers(pidfile, pid, &need);
 	if (f != NULL)
 		(void)fclose(f);
+	/* A supervisor's --kill-timeout is at most a day. */
+	if (need > 86400000L + SUPERVISE_KILL_WAIT_MS)
+		need = 86400000L + SUPERVISE_KILL_WAIT_MS;
 	return need + 1000 > ms ? need + 1000 : ms;
 }
 

@@ -363,12 +363,12 @@ start_all(struct supervisor *sv)
  * Forks worker i.  Its exec closes its close-on-exec status pipe, or it
  * sends its failure there: the loop reads it (take_exec), so that nothing
  * a worker does before its exec can keep us from the rest.  -1 with the
- * failure recorded if it could not be forked.
+ * failure recorded, and errno, if it could not be forked.
  */
 static int
 start_worker(struct supervisor *sv, int i)
 {
-	int rep[2] = { -1, -1 }, rdy[2] = { -1, -1 };
+	int rep[2] = { -1, -1 }, rdy[2] = { -1, -1 }, saved;
 	pid_t pid = -1;
 
 	if (open_pipe(rep, sv->plan.avoid) == 0 && (sv->s->ready_fd == -1 ||
@@ -379,6 +379,7 @@ start_worker(struct supervisor *sv, int i)
 		else if (pid == 0)
 			worker_child(sv, i, rep[1], rdy[1]);
 	}
+	saved = errno;
 	close_fd(&rep[1]);
 	close_fd(&rdy[1]);
 	if (pid > 0) {
@@ -388,6 +389,7 @@ start_worker(struct supervisor *sv, int i)
 	}
 	close_fd(&rep[0]);
 	close_fd(&rdy[0]);
+	errno = saved;
 	return -1;
 }
 
@@ -497,7 +499,11 @@ exec_done(struct supervisor *sv, int i)
 	w->state = W_RUNNING;
 	event(sv, LOG_NOTICE, "worker %d started as pid %ld", i, (long)w->pid);
 	save_state(sv);
-	if (sv->running)
+	announce(sv);
+	/* The first start goes on with the next worker; a restart during
+	 * it is no step of it. */
+	if (sv->running || sv->w[i].restarts > 0 || (i + 1 < sv->s->workers &&
+	    sv->w[i + 1].state != W_NEW))
 		return;
 	if (i + 1 == sv->s->workers)
 		started(sv);
@@ -547,10 +553,12 @@ run(struct supervisor *sv)
 		}
 		if (sv->pfd[0].revents != 0 && take_signals(sv) == -1)
 			break;
-		if (sv->pfd[1].revents != 0)
-			take_notification(sv);
-		take_ready_pipes(sv, n);
+		/* Execs first: a worker is known to run before it is ready. */
 		take_exec_pipes(sv, n);
+		if (sv->pfd[1].revents != 0 && !sv->done)
+			take_notification(sv);
+		if (!sv->done)
+			take_ready_pipes(sv, n);
 		if (!sv->done)
 			run_timers(sv);
 	}
@@ -623,7 +631,9 @@ take_signals(struct supervisor *sv)
 		} else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
 			event(sv, LOG_NOTICE, "stopping on signal %d",
 			    (int)si.ssi_signo);
-			sv->status = EXIT_OK;
+			/* -w: stopped before ready, as a daemon killed then. */
+			sv->status = sv->s->wait && !sv->announced ?
+			    128 + (int)si.ssi_signo : EXIT_OK;
 			stop_all(sv);
 			return 0;
 		} else
@@ -900,12 +910,22 @@ static void
 restart_worker(struct supervisor *sv, int i)
 {
 	struct worker *w = &sv->w[i];
+	int j;
 
-	w->restarts++;
 	if (start_worker(sv, i) == 0) {
+		w->restarts++;
 		save_state(sv);
 		return;
 	}
+	/* Out of descriptors while others start: theirs are ours, and
+	 * close at their exec; that is no failure of this worker's. */
+	for (j = 0; (errno == EMFILE || errno == ENFILE) &&
+	    j < sv->s->workers; j++)
+		if (sv->w[j].state == W_STARTING) {
+			w->due = now_ms() + LOOK_MAX_MS;
+			return;
+		}
+	w->restarts++;
 	event(sv, LOG_ERR, "worker %d: %s", i, fail_text());
 	w->how = CLD_EXITED;
 	w->code = fail_code();
@@ -947,7 +967,8 @@ worker_of(const struct supervisor *sv, pid_t pid)
 	int i;
 
 	for (i = 0; i < sv->s->workers; i++)
-		if (sv->w[i].state == W_RUNNING && pid > 0 &&
+		if ((sv->w[i].state == W_RUNNING ||
+		    sv->w[i].state == W_STARTING) && pid > 0 &&
 		    (sv->w[i].pid == pid || sv->w[i].pid == group))
 			return i;
 	return -1;

@@ -417,11 +417,13 @@ worker_binary() {
 	assert_nothing_left
 }
 
-# strace fails every clone(2) of the supervisor after the first (worker
-# 0's start): the kill is rapid failure 1, the two failed forks 2 and 3.
+# strace fails every fork(2) or clone(2) (musl forks with the first, glibc
+# with the second) of the supervisor after the first (worker 0's start):
+# the kill is rapid failure 1, the two failed forks 2 and 3.
 @test "a restart that cannot fork is a rapid failure: give up at the limit, 125" {
 	require_strace
-	strace -f -o /dev/null -e trace=clone -e inject=clone:error=EAGAIN:when=2+ \
+	strace -f -o /dev/null -e trace=fork,clone \
+		-e inject=fork,clone:error=EAGAIN:when=2+ \
 		"$DAEMONIZE" -f -r --max-restarts 2 -p "$PF" -e events sleep 1000 3>&- &
 	traced=$!
 	wait_until 5 '[ -s "$PF" ]'
