@@ -1,7 +1,8 @@
 /*
  * A syslog client that cannot block: a non-blocking datagram socket,
- * connected on first use and again after the log daemon went away.  A
- * line the log daemon has no room for is dropped.
+ * connected on first use and again after the log daemon went away (with
+ * none there, at most once a second).  A line the log daemon has no room
+ * for is dropped.
  */
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -16,6 +17,8 @@
 #include "proc.h"
 
 #define LOG_PATH "/dev/log"
+/* With no log daemon, how long before we look for one again. */
+#define RETRY_MS 1000
 
 static int log_connect(struct logsend *);
 
@@ -55,7 +58,11 @@ log_connect(struct logsend *l)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX,
 	    .sun_path = LOG_PATH };
+	long now = now_ms();
 
+	if (now < l->retry_at)
+		return -1;
+	l->retry_at = now + RETRY_MS;
 	l->fd = move_fd_off(socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0), l->avoid);
 	if (l->fd == -1)
@@ -64,6 +71,7 @@ log_connect(struct logsend *l)
 		logsend_close(l);
 		return -1;
 	}
+	l->retry_at = 0;
 	return 0;
 }
 

@@ -11,6 +11,7 @@
 struct logsend {
 	int fd;			/* our datagram socket, or -1 until used */
 	int avoid;		/* where no descriptor of ours may sit */
+	long retry_at;		/* no log daemon: not asked again before */
 };
 
 void logsend_line(struct logsend *l, int priority, pid_t pid,

@@ -152,7 +152,7 @@ int
 supervise(const struct supervise_setup *s)
 {
 	struct supervisor sv = { .s = s, .sigfd = -1, .notify = -1,
-	    .events = -1, .log = { -1, s->plan->avoid } };
+	    .events = -1, .log = { -1, s->plan->avoid, 0 } };
 	int r;
 
 	r = set_up(&sv);
@@ -738,9 +738,10 @@ look_at_group(struct supervisor *sv, int i)
 {
 	struct worker *w = &sv->w[i];
 	long now = now_ms();
+	bool left = group_running(sv, w->pid);
 
-	if (!group_running(sv, w->pid) || (w->killed && now >= w->kill_at)) {
-		if (group_running(sv, w->pid))
+	if (!left || (w->killed && now >= w->kill_at)) {
+		if (left)
 			event(sv, LOG_ERR, "worker %d: processes left in its "
 			    "group after SIGKILL", i);
 		worker_gone(sv, i);
@@ -791,7 +792,10 @@ worker_gone(struct supervisor *sv, int i)
 		schedule_restart(sv, i);
 	else
 		check_all_done(sv);
-	save_state(sv);
+	/* A restart at once says it all when it has exec'd: the file is
+	 * written then, not on the way. */
+	if (w->state != W_DOWN || w->due > now_ms())
+		save_state(sv);
 }
 
 /*
@@ -914,7 +918,6 @@ restart_worker(struct supervisor *sv, int i)
 
 	if (start_worker(sv, i) == 0) {
 		w->restarts++;
-		save_state(sv);
 		return;
 	}
 	/* Out of descriptors while others start: theirs are ours, and
@@ -931,6 +934,7 @@ restart_worker(struct supervisor *sv, int i)
 	w->code = fail_code();
 	w->started = now_ms();
 	schedule_restart(sv, i);
+	save_state(sv);
 }
 
 /*
@@ -1055,9 +1059,12 @@ save_state(struct supervisor *sv)
 		    sv->w[i].started, sv->w[i].restarts, sv->w[i].how,
 		    sv->w[i].code);
 	/* A new file each time: never one that someone else put there. */
-	(void)unlinkat(sv->s->piddir, sv->state_tmp, 0);
 	fd = openat(sv->s->piddir, sv->state_tmp, O_WRONLY | O_CREAT |
 	    O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd == -1 && errno == EEXIST &&
+	    unlinkat(sv->s->piddir, sv->state_tmp, 0) == 0)
+		fd = openat(sv->s->piddir, sv->state_tmp, O_WRONLY | O_CREAT |
+		    O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd == -1)
 		return;
 	if (write_all(fd, sv->state, len < sv->state_size ? len :
