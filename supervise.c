@@ -86,6 +86,7 @@ struct supervisor {
 	int notify;		/* the workers' notify socket, or -1 */
 	int events;		/* where event lines go, or -1 */
 	bool events_socket;	/* a socket: sent without waiting */
+	bool events_own;	/* our own, non-blocking description */
 	struct logsend log;	/* and to syslog */
 	pid_t self;
 	long self_start;	/* our start time, in /proc/PID/stat */
@@ -140,6 +141,7 @@ static void save_state(struct supervisor *);
 static void finish(struct supervisor *, bool);
 static void event(struct supervisor *, int, const char *, ...)
     PRINTF_LIKE(3, 4);
+static bool has_room(int);
 static size_t timestamp(char *, size_t);
 
 /*
@@ -302,8 +304,10 @@ open_events(struct supervisor *sv, int fd)
 	(void)snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	own = move_fd_off(open(path, O_WRONLY | O_APPEND | O_NONBLOCK |
 	    O_NOCTTY | O_CLOEXEC), sv->plan.avoid);
-	if (own != -1)
+	if (own != -1) {
 		sv->events = own;
+		sv->events_own = true;
+	}
 }
 
 /*
@@ -456,7 +460,8 @@ worker_child(struct supervisor *sv, int i, int report, int ready)
 
 /*
  * One record from starting worker i, or the end of its pipe.  While the
- * launcher waits, -v lines go on to it; with -f they are printed.
+ * launcher waits, -v lines go on to it; with -f they are printed.  Later
+ * they are dropped: the events tell a restart, and never block.
  */
 static void
 take_exec(struct supervisor *sv, int i)
@@ -470,7 +475,8 @@ take_exec(struct supervisor *sv, int i)
 	    sv->s->report_fd != -1)
 		(void)report_send(sv->s->report_fd, REPORT_VERBOSE, 0, 0,
 		    rec.text);
-	else if (r == 1 && rec.type == REPORT_VERBOSE && sv->s->foreground)
+	else if (r == 1 && rec.type == REPORT_VERBOSE && !sv->running &&
+	    sv->s->foreground)
 		msg_print(rec.text);
 	else if (r == 1 && rec.type == REPORT_FAIL) {
 		fail_set(rec.code, rec.text);
@@ -726,6 +732,8 @@ worker_exited(struct supervisor *sv, int i, const siginfo_t *si)
 	w->step = 1;
 	proc_signal_group(w->pid, SIGTERM);
 	look_at_group(sv, i);
+	if (w->state == W_DRAINING)	/* no longer running, for --status */
+		save_state(sv);
 }
 
 /*
@@ -792,8 +800,7 @@ worker_gone(struct supervisor *sv, int i)
 		schedule_restart(sv, i);
 	else
 		check_all_done(sv);
-	/* A restart at once says it all when it has exec'd: the file is
-	 * written then, not on the way. */
+	/* A restart at once writes the file once forked, not before. */
 	if (w->state != W_DOWN || w->due > now_ms())
 		save_state(sv);
 }
@@ -918,6 +925,7 @@ restart_worker(struct supervisor *sv, int i)
 
 	if (start_worker(sv, i) == 0) {
 		w->restarts++;
+		save_state(sv);	/* after the fork: it costs the restart nothing */
 		return;
 	}
 	/* Out of descriptors while others start: theirs are ours, and
@@ -1055,7 +1063,8 @@ save_state(struct supervisor *sv)
 	    sv->s->kill_timeout_ms + SUPERVISE_KILL_WAIT_MS);
 	for (i = 0; i < sv->s->workers && len < sv->state_size; i++)
 		len += (size_t)snprintf(sv->state + len, sv->state_size - len,
-		    "%d %ld %ld %d %d %d\n", i, (long)sv->w[i].pid,
+		    "%d %ld %ld %d %d %d\n", i, sv->w[i].state == W_RUNNING ?
+		    (long)sv->w[i].pid : 0L,
 		    sv->w[i].started, sv->w[i].restarts, sv->w[i].how,
 		    sv->w[i].code);
 	/* A new file each time: never one that someone else put there. */
@@ -1065,13 +1074,14 @@ save_state(struct supervisor *sv)
 	    unlinkat(sv->s->piddir, sv->state_tmp, 0) == 0)
 		fd = openat(sv->s->piddir, sv->state_tmp, O_WRONLY | O_CREAT |
 		    O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (fd == -1)
-		return;
-	if (write_all(fd, sv->state, len < sv->state_size ? len :
+	/* Better no worker lines at all than wrong ones. */
+	if (fd == -1 || write_all(fd, sv->state, len < sv->state_size ? len :
 	    sv->state_size) == -1 || close(fd) == -1 ||
 	    renameat(sv->s->piddir, sv->state_tmp, sv->s->piddir,
-	    sv->state_name) == -1)
+	    sv->state_name) == -1) {
 		(void)unlinkat(sv->s->piddir, sv->state_tmp, 0);
+		(void)unlinkat(sv->s->piddir, sv->state_name, 0);
+	}
 }
 
 /*
@@ -1125,8 +1135,21 @@ event(struct supervisor *sv, int prio, const char *fmt, ...)
 	/* One write, under PIPE_BUF: whole, or not at all if full. */
 	if (sv->events_socket)
 		(void)send(sv->events, line, len, MSG_DONTWAIT | MSG_NOSIGNAL);
-	else if (sv->events != -1)
+	else if (sv->events != -1 && (sv->events_own || has_room(sv->events)))
 		(void)write_all(sv->events, line, len);
+}
+
+/*
+ * A descriptor we share with the workers, which we could not open again
+ * as our own (a pipe of another user's): written only when poll(2) says
+ * a write will not block.
+ */
+static bool
+has_room(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLOUT };
+
+	return poll(&p, 1, 0) == 1 && (p.revents & POLLOUT) != 0;
 }
 
 /* ISO 8601 local time with milliseconds and the UTC offset. */
