@@ -503,8 +503,8 @@ exec_done(struct supervisor *sv, int i)
 	if (w->exec_failed || w->state != W_STARTING)
 		return;
 	w->state = W_RUNNING;
+	save_state(sv);		/* before the event, which tells it */
 	event(sv, LOG_NOTICE, "worker %d started as pid %ld", i, (long)w->pid);
-	save_state(sv);
 	announce(sv);
 	/* The first start goes on with the next worker; a restart during
 	 * it is no step of it. */
@@ -717,6 +717,16 @@ worker_exited(struct supervisor *sv, int i, const siginfo_t *si)
 
 	w->how = si->si_code == CLD_EXITED ? CLD_EXITED : CLD_KILLED;
 	w->code = w->how == CLD_EXITED ? si->si_status : 128 + si->si_status;
+	close_fd(&w->ready_fd);
+	w->state = W_DRAINING;
+	w->killed = false;
+	w->kill_at = now + sv->s->kill_timeout_ms;
+	w->step = 1;
+	proc_signal_group(w->pid, SIGTERM);
+	/* --status says it is down before the event does, if it is to stay
+	 * so while its group goes; a restart at once writes it later. */
+	if (group_running(sv, w->pid))
+		save_state(sv);
 	if (w->how == CLD_EXITED)
 		event(sv, w->code != 0 ? LOG_WARNING : LOG_NOTICE, "worker %d "
 		    "(pid %ld) exited with status %d after %ld.%ld s", i,
@@ -725,15 +735,7 @@ worker_exited(struct supervisor *sv, int i, const siginfo_t *si)
 		event(sv, LOG_WARNING, "worker %d (pid %ld) killed by signal %d "
 		    "after %ld.%ld s", i, (long)w->pid, si->si_status,
 		    up / 1000, up % 1000 / 100);
-	close_fd(&w->ready_fd);
-	w->state = W_DRAINING;
-	w->killed = false;
-	w->kill_at = now + sv->s->kill_timeout_ms;
-	w->step = 1;
-	proc_signal_group(w->pid, SIGTERM);
 	look_at_group(sv, i);
-	if (w->state == W_DRAINING)	/* no longer running, for --status */
-		save_state(sv);
 }
 
 /*
