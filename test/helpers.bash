@@ -338,3 +338,29 @@ hold_guard() {
 		sleep $ARGV[1]' "$1" "$2" >/dev/null 2>&1 3>&- &
 	wait_until 5 "[ -e '$1.held' ]"
 }
+
+# A supervisor forks its workers again after a kill: stop every tagged
+# process first, so none can replace one that is killed, then kill them
+# all; kill_test_processes takes what a fork under way had not yet shown.
+stop_then_kill_test_processes() {
+	local pid pids
+	pids=$(tagged_pids)
+	for pid in $pids; do
+		[ "$pid" = "$BASHPID" ] || kill -STOP "$pid" 2>/dev/null
+	done
+	for pid in $pids; do
+		[ "$pid" = "$BASHPID" ] || kill -KILL "$pid" 2>/dev/null
+	done
+	kill_test_processes
+}
+
+# The live children of PID, one a line (zombies are not listed).
+children_of() {
+	local f c
+	for f in /proc/"$1"/task/*/children; do
+		for c in $(cat "$f" 2>/dev/null); do
+			is_alive "$c" && printf '%s\n' "$c"
+		done
+	done
+	return 0
+}

@@ -6,31 +6,9 @@
 bats_require_minimum_version 1.5.0
 load helpers
 
-# A supervisor forks its workers again after a kill: stop every tagged
-# process first, so none can replace one that is killed, then kill them
-# all; a second pass takes what a fork under way had not yet shown.
 teardown() {
-	local pid pids
-	pids=$(tagged_pids)
-	for pid in $pids; do
-		[ "$pid" = "$BASHPID" ] || kill -STOP "$pid" 2>/dev/null
-	done
-	for pid in $pids; do
-		[ "$pid" = "$BASHPID" ] || kill -KILL "$pid" 2>/dev/null
-	done
-	kill_test_processes
+	stop_then_kill_test_processes
 	remove_public_dirs
-}
-
-# The live children of PID, one a line (zombies are not listed).
-children_of() {
-	local f c
-	for f in /proc/"$1"/task/*/children; do
-		for c in $(cat "$f" 2>/dev/null); do
-			is_alive "$c" && printf '%s\n' "$c"
-		done
-	done
-	return 0
 }
 
 # The live children of SUP whose environment holds DAEMONIZE_WORKER=I.

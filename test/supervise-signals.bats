@@ -18,7 +18,7 @@ script() {
 }
 
 # The children of PID, live or zombie, one PID a line.
-children_of() {
+children_by_ps() {
 	ps -o pid= --ppid "$1" | tr -d ' '
 }
 
@@ -33,7 +33,7 @@ no_zombie_child() {
 # leads its own process group and has DAEMONIZE_WORKER=I in its environment.
 worker_pid() {
 	local pid
-	for pid in $(children_of "$1"); do
+	for pid in $(children_by_ps "$1"); do
 		is_alive "$pid" && [ "$(stat_field "$pid" 5)" = "$pid" ] || continue
 		if grep -qzx "DAEMONIZE_WORKER=$2" "/proc/$pid/environ" 2>/dev/null; then
 			echo "$pid"
@@ -556,7 +556,7 @@ EOF
 write_nginx_test() {
 	script nginx-test <<EOF
 #!/bin/bash
-$(declare -f wait_until proc_state is_alive stat_field children_of)
+$(declare -f wait_until proc_state is_alive stat_field children_by_ps)
 EOF
 	cat >>"$BATS_TEST_TMPDIR/nginx-test" <<'EOF'
 set -u
@@ -577,7 +577,7 @@ ask() {
 # The live children of PID, on one line.
 live_children() {
 	local p
-	for p in $(children_of "$1"); do
+	for p in $(children_by_ps "$1"); do
 		is_alive "$p" && printf '%s ' "$p"
 	done
 }
