@@ -36,6 +36,7 @@ static void remove_leftover(const char *, pid_t);
 static void print_workers(const char *, pid_t);
 static FILE *open_workers(const char *, pid_t, long *);
 static long stop_time(const char *, pid_t, int, int);
+static bool runs_under(long, pid_t);
 static void print_worker(int, long, long, int, int, int);
 
 /* --status: one line, and the LSB exit status. */
@@ -302,8 +303,26 @@ print_workers(const char *pidfile, pid_t holder)
 		return;
 	while (fscanf(f, "%d %ld %ld %d %d %d", &id, &pid, &started,
 	    &restarts, &how, &code) == 6)
-		print_worker(id, pid, started, restarts, how, code);
+		print_worker(id, runs_under(pid, holder) ? pid : 0, started,
+		    restarts, how, code);
 	(void)fclose(f);
+}
+
+/*
+ * The file is written when a worker has exec'd, not on the way to its
+ * restart: a worker it names that is dead, or is no child of the
+ * supervisor's (its PID reused), is not running.
+ */
+static bool
+runs_under(long pid, pid_t holder)
+{
+	char buf[512], state;
+	const char *p;
+	int ppid;
+
+	p = pid > 0 ? proc_stat((pid_t)pid, buf, sizeof(buf)) : NULL;
+	return p != NULL && sscanf(p, "%c %d", &state, &ppid) == 2 &&
+	    state != 'Z' && state != 'X' && ppid == (int)holder;
 }
 
 /*

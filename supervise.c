@@ -926,8 +926,9 @@ restart_worker(struct supervisor *sv, int i)
 	int j;
 
 	if (start_worker(sv, i) == 0) {
+		/* PIDFILE.workers is written once it has exec'd: a write
+		 * now would slow its start. */
 		w->restarts++;
-		save_state(sv);	/* after the fork: it costs the restart nothing */
 		return;
 	}
 	/* Out of descriptors while others start: theirs are ours, and
