@@ -326,13 +326,14 @@ runs_under(long pid, pid_t holder)
 }
 
 /*
- * PIDFILE.workers, past its first line, if that line names holder: its
- * PID and its start time, which a process that reused the PID has not.
- * *stop_ms: the longest the supervisor takes to stop.
+ * PIDFILE.workers, past its first line, if holder holds its lock and that
+ * line names it: its PID and its start time.  *stop_ms: the longest the
+ * supervisor takes to stop.
  */
 static FILE *
 open_workers(const char *pidfile, pid_t holder, long *stop_ms)
 {
+	struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
 	char path[PATH_MAX];
 	struct stat a, b;
 	long pid, start, ms;
@@ -343,9 +344,10 @@ open_workers(const char *pidfile, pid_t holder, long *stop_ms)
 	if (n < 0 || (size_t)n >= sizeof(path))
 		return NULL;
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	/* Only the pidfile's owner, who wrote it, is believed. */
+	/* Only a file of the pidfile's owner, that the daemon holds. */
 	if (fd != -1 && (fstat(fd, &a) == -1 || stat(pidfile, &b) == -1 ||
-	    a.st_uid != b.st_uid)) {
+	    a.st_uid != b.st_uid || fcntl(fd, F_GETLK, &lock) == -1 ||
+	    lock.l_type == F_UNLCK || lock.l_pid != holder)) {
 		(void)close(fd);
 		fd = -1;
 	}

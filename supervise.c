@@ -81,6 +81,7 @@ struct supervisor {
 	size_t state_size;
 	char state_name[NAME_MAX + 1];
 	char state_tmp[NAME_MAX + 1];
+	int state_fd;		/* the file's, locked while we live, or -1 */
 	char upstream[108];	/* the manager's NOTIFY_SOCKET, or "" */
 	int sigfd;
 	int notify;		/* the workers' notify socket, or -1 */
@@ -138,6 +139,7 @@ static void take_exec_pipes(struct supervisor *, nfds_t);
 static void died_starting(struct supervisor *, int);
 static void announce(struct supervisor *);
 static void save_state(struct supervisor *);
+static int open_state(struct supervisor *);
 static void finish(struct supervisor *, bool);
 static void event(struct supervisor *, int, const char *, ...)
     PRINTF_LIKE(3, 4);
@@ -154,7 +156,7 @@ int
 supervise(const struct supervise_setup *s)
 {
 	struct supervisor sv = { .s = s, .sigfd = -1, .notify = -1,
-	    .events = -1, .log = { -1, s->plan->avoid, 0 } };
+	    .events = -1, .state_fd = -1, .log = { -1, s->plan->avoid, 0 } };
 	int r;
 
 	r = set_up(&sv);
@@ -1070,21 +1072,40 @@ save_state(struct supervisor *sv)
 		    (long)sv->w[i].pid : 0L,
 		    sv->w[i].started, sv->w[i].restarts, sv->w[i].how,
 		    sv->w[i].code);
-	/* A new file each time: never one that someone else put there. */
+	fd = open_state(sv);
+	/* Better no worker lines at all than wrong ones. */
+	if (fd == -1 || write_all(fd, sv->state, len < sv->state_size ? len :
+	    sv->state_size) == -1 || renameat(sv->s->piddir, sv->state_tmp,
+	    sv->s->piddir, sv->state_name) == -1) {
+		(void)unlinkat(sv->s->piddir, sv->state_tmp, 0);
+		(void)unlinkat(sv->s->piddir, sv->state_name, 0);
+		close_fd(&fd);
+	}
+	close_fd(&sv->state_fd);
+	sv->state_fd = fd;
+}
+
+/*
+ * A new file each time, never one that someone else put there, locked
+ * while we live: --status believes only a file its daemon holds, not one
+ * a killed supervisor left to a process that reused its PID.
+ */
+static int
+open_state(struct supervisor *sv)
+{
+	struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	int fd;
+
 	fd = openat(sv->s->piddir, sv->state_tmp, O_WRONLY | O_CREAT |
 	    O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd == -1 && errno == EEXIST &&
 	    unlinkat(sv->s->piddir, sv->state_tmp, 0) == 0)
 		fd = openat(sv->s->piddir, sv->state_tmp, O_WRONLY | O_CREAT |
 		    O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-	/* Better no worker lines at all than wrong ones. */
-	if (fd == -1 || write_all(fd, sv->state, len < sv->state_size ? len :
-	    sv->state_size) == -1 || close(fd) == -1 ||
-	    renameat(sv->s->piddir, sv->state_tmp, sv->s->piddir,
-	    sv->state_name) == -1) {
-		(void)unlinkat(sv->s->piddir, sv->state_tmp, 0);
-		(void)unlinkat(sv->s->piddir, sv->state_name, 0);
-	}
+	fd = move_fd_off(fd, sv->plan.avoid);
+	if (fd != -1 && fcntl(fd, F_SETLK, &lock) == -1)
+		close_fd(&fd);
+	return fd;
 }
 
 /*
