@@ -56,7 +56,7 @@ struct launch {
 	pid_t self;		/* in the daemon: its PID */
 	bool settled;		/* -w: the daemon is stopped and reaped */
 	int piddir;		/* -f, -r: the pidfile's directory, or -1 */
-	char pidname[PATH_MAX];	/* and its name there */
+	const char *pidname;	/* and its name there, in o->pidfile */
 };
 
 static int prepare(struct launch *);
@@ -711,21 +711,25 @@ run_supervisor(struct launch *l)
 static int
 open_piddir(struct launch *l)
 {
-	char dir[PATH_MAX], base[PATH_MAX];
-	const char *pidfile = l->o->pidfile;
+	const char *pidfile = l->o->pidfile, *slash;
+	char dir[PATH_MAX];
+	size_t len;
 
 	if (pidfile == NULL)
 		return 0;
-	if (strlen(pidfile) >= sizeof(dir))
+	slash = strrchr(pidfile, '/');
+	len = slash == NULL ? 0 : slash == pidfile ? 1 :
+	    (size_t)(slash - pidfile);
+	if (len >= sizeof(dir))
 		return failx(EXIT_SELF, "open pidfile %s: name too long",
 		    pidfile);
-	strcpy(dir, pidfile);
-	strcpy(base, pidfile);
-	l->piddir = move_fd_off(open(dirname(dir), O_PATH | O_DIRECTORY |
-	    O_CLOEXEC), l->plan.avoid);
+	memcpy(dir, len > 0 ? pidfile : ".", len > 0 ? len : 1);
+	dir[len > 0 ? len : 1] = '\0';
+	l->piddir = move_fd_off(open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC),
+	    l->plan.avoid);
 	if (l->piddir == -1)
 		return fail(EXIT_SELF, "open directory of %s", pidfile);
-	strcpy(l->pidname, basename(base));
+	l->pidname = slash != NULL ? slash + 1 : pidfile;
 	return 0;
 }
 

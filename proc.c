@@ -78,6 +78,14 @@ struct pins {
 	int n;
 };
 
+/* A reading of our children's list: what to do with each not kept. */
+struct children {
+	const pid_t *keep;
+	int n;
+	bool reap;		/* reap it if it has exited */
+	bool other;		/* else: found one */
+};
+
 /* The children a stop has signalled in its current phase. */
 struct signalled {
 	pid_t pid[SIGNALLED_MAX];
@@ -94,11 +102,12 @@ enum child_state {
 
 static int signal_round(const struct pins *, int, struct signalled *);
 static enum child_state child_state(pid_t, const struct pins *);
-static bool pinned(const struct pins *, pid_t);
+static bool pinned(const pid_t *, int, pid_t);
 static bool all_gone(const struct pins *);
 static void signal_groups(const struct pins *, int);
 static int reap_by_scan(const pid_t *, int);
-static FILE *open_children(void);
+static int each_child(struct children *);
+static void take_child(struct children *, long);
 static bool take_signalled(struct signalled *, pid_t);
 static void send_and_continue(pid_t, int);
 static int close_fds_by_proc(int);
@@ -305,7 +314,7 @@ signal_round(const struct pins *pins, int sig, struct signalled *done)
 		pid = (pid_t)strtol(d->d_name, NULL, 10);
 		switch (child_state(pid, pins)) {
 		case CHILD_GONE:
-			if (!pinned(pins, pid))
+			if (!pinned(pins->pid, pins->n, pid))
 				(void)waitpid(pid, NULL, WNOHANG);
 			break;
 		case CHILD_IN_GROUP:
@@ -348,12 +357,12 @@ child_state(pid_t pid, const struct pins *pins)
 }
 
 static bool
-pinned(const struct pins *pins, pid_t pid)
+pinned(const pid_t *pids, int n, pid_t pid)
 {
 	int i;
 
-	for (i = 0; i < pins->n; i++)
-		if (pins->pid[i] == pid)
+	for (i = 0; i < n; i++)
+		if (pids[i] == pid)
 			return true;
 	return false;
 }
@@ -387,19 +396,10 @@ signal_groups(const struct pins *pins, int sig)
 void
 proc_reap_children(const pid_t *keep, int n)
 {
-	struct pins pins = { .pid = keep, .n = n };
-	FILE *f;
-	long pid;
+	struct children c = { .keep = keep, .n = n, .reap = true };
 
-	f = open_children();
-	if (f == NULL) {
+	if (each_child(&c) == -1)
 		(void)reap_by_scan(keep, n);
-		return;
-	}
-	while (fscanf(f, "%ld", &pid) == 1)
-		if (!pinned(&pins, (pid_t)pid))
-			(void)waitpid((pid_t)pid, NULL, WNOHANG);
-	(void)fclose(f);
 }
 
 /*
@@ -410,36 +410,60 @@ proc_reap_children(const pid_t *keep, int n)
 bool
 proc_other_children(const pid_t *keep, int n)
 {
-	struct pins pins = { .pid = keep, .n = n };
-	bool other = false;
-	FILE *f;
-	long pid;
+	struct children c = { .keep = keep, .n = n };
 
-	f = open_children();
-	if (f == NULL)
-		return true;
-	while (!other && fscanf(f, "%ld", &pid) == 1)
-		other = !pinned(&pins, (pid_t)pid);
-	(void)fclose(f);
-	return other;
+	return each_child(&c) == -1 || c.other;
 }
 
-/* The kernel's list of our children (single-threaded: our one task). */
-static FILE *
-open_children(void)
+/*
+ * Reads the kernel's list of our children (single-threaded: our one
+ * task) with read(2), no stdio: a supervisor does this at every SIGCHLD.
+ * Each child not in c->keep is reaped (c->reap) or ends the reading
+ * (c->other).  -1 without the file.
+ */
+static int
+each_child(struct children *c)
 {
-	char path[64];
+	char path[64], buf[256];
+	long pid = -1;
+	ssize_t n, i;
+	int fd;
 
 	(void)snprintf(path, sizeof(path), "/proc/self/task/%ld/children",
 	    (long)getpid());
-	return fopen(path, "re");
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd == -1)
+		return -1;
+	while (!c->other && (n = read(fd, buf, sizeof(buf))) > 0)
+		for (i = 0; i < n && !c->other; i++) {
+			if (buf[i] >= '0' && buf[i] <= '9') {
+				pid = (pid < 0 ? 0 : pid * 10) + (buf[i] - '0');
+				continue;
+			}
+			take_child(c, pid);
+			pid = -1;
+		}
+	take_child(c, pid);
+	(void)close(fd);
+	return 0;
+}
+
+static void
+take_child(struct children *c, long pid)
+{
+	if (pid <= 0 || c->other || pinned(c->keep, c->n, (pid_t)pid))
+		return;
+	if (c->reap)
+		(void)waitpid((pid_t)pid, NULL, WNOHANG);
+	else
+		c->other = true;
 }
 
 /* The fallback of proc_reap_children(). */
 static int
 reap_by_scan(const pid_t *keep, int n)
 {
-	struct pins pins = { .pid = keep, .n = n };
+	static const struct pins none;
 	struct dirent *d;
 	DIR *dir;
 	pid_t pid;
@@ -449,8 +473,8 @@ reap_by_scan(const pid_t *keep, int n)
 		return -1;
 	while ((d = readdir(dir)) != NULL) {
 		pid = (pid_t)strtol(d->d_name, NULL, 10);
-		if (child_state(pid, &(struct pins){ .n = 0 }) == CHILD_GONE &&
-		    !pinned(&pins, pid))
+		if (child_state(pid, &none) == CHILD_GONE &&
+		    !pinned(keep, n, pid))
 			(void)waitpid(pid, NULL, WNOHANG);
 	}
 	(void)closedir(dir);
