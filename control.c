@@ -326,9 +326,9 @@ runs_under(long pid, pid_t holder)
 }
 
 /*
- * PIDFILE.workers, past its first line, if holder holds its lock and that
- * line names it: its PID and its start time.  *stop_ms: the longest the
- * supervisor takes to stop.
+ * PIDFILE.workers, past its first line, if holder holds its lock (a lock
+ * dies with its process: no file a killed supervisor left qualifies) and
+ * that line names it.  *stop_ms: the longest the supervisor takes to stop.
  */
 static FILE *
 open_workers(const char *pidfile, pid_t holder, long *stop_ms)
@@ -336,7 +336,7 @@ open_workers(const char *pidfile, pid_t holder, long *stop_ms)
 	struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
 	char path[PATH_MAX];
 	struct stat a, b;
-	long pid, start, ms;
+	long pid, ms;
 	FILE *f;
 	int fd, n;
 
@@ -357,8 +357,8 @@ open_workers(const char *pidfile, pid_t holder, long *stop_ms)
 			(void)close(fd);
 		return NULL;
 	}
-	if (fscanf(f, WORKERS_HEADER " %ld %ld %ld", &pid, &start, &ms) == 3 &&
-	    pid == (long)holder && start == proc_stat_field(holder, 22)) {
+	if (fscanf(f, WORKERS_HEADER " %ld %ld", &pid, &ms) == 2 &&
+	    pid == (long)holder) {
 		if (stop_ms != NULL)
 			*stop_ms = ms;
 		return f;

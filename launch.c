@@ -681,16 +681,7 @@ static int
 run_supervisor(struct launch *l)
 {
 	const struct options *o = l->o;
-	struct supervise_setup s = {
-		.plan = &l->plan, .workers = o->workers,
-		.restart = o->restart, .max_restarts = o->max_restarts,
-		.min_uptime_ms = o->min_uptime * 1000L,
-		.kill_timeout_ms = o->kill_timeout * 1000L,
-		.report_fd = o->foreground ? -1 : l->report[1],
-		.ready_fd = l->ready.is_pipe ? l->plan.ready_fd : -1,
-		.wait = o->wait != 0, .foreground = o->foreground,
-		.piddir = -1, .pidname = NULL,
-	};
+	struct supervise_setup s;
 
 	/* The launcher's ends, which the command's exec would have closed. */
 	if (l->report[0] != -1)
@@ -702,8 +693,16 @@ run_supervisor(struct launch *l)
 	l->report[0] = l->ready.fd = l->sigfd = -1;
 	if (l->piddir == -1 && open_piddir(l) == -1)
 		return -1;
-	s.piddir = l->piddir;
-	s.pidname = l->piddir != -1 ? l->pidname : NULL;
+	s = (struct supervise_setup){
+		.plan = &l->plan, .workers = o->workers,
+		.restart = o->restart, .max_restarts = o->max_restarts,
+		.min_uptime_ms = o->min_uptime * 1000L,
+		.kill_timeout_ms = o->kill_timeout * 1000L,
+		.report_fd = o->foreground ? -1 : l->report[1],
+		.ready_fd = l->ready.is_pipe ? l->plan.ready_fd : -1,
+		.wait = o->wait != 0, .foreground = o->foreground,
+		.piddir = l->piddir, .pidname = l->pidname,
+	};
 	return supervise(&s);
 }
 

@@ -90,7 +90,6 @@ struct supervisor {
 	bool events_own;	/* our own, non-blocking description */
 	struct logsend log;	/* and to syslog */
 	pid_t self;
-	long self_start;	/* our start time, in /proc/PID/stat */
 	bool announced;		/* every worker was ready, and we said so */
 	bool running;		/* every worker was started once */
 	bool done;
@@ -176,7 +175,6 @@ set_up(struct supervisor *sv)
 	size_t n = (size_t)s->workers;
 
 	sv->self = getpid();
-	sv->self_start = proc_stat_field(sv->self, 22);
 	sv->plan = *s->plan;
 	sv->plan.locks[0] = sv->plan.locks[1] = -1;
 	sv->plan.keep_root = false;
@@ -530,7 +528,6 @@ started(struct supervisor *sv)
 		(void)close(sv->s->report_fd);
 	msg_to_pipe(-1);
 	sv->running = true;
-	save_state(sv);
 }
 
 /*
@@ -1064,7 +1061,7 @@ save_state(struct supervisor *sv)
 	if (sv->state_name[0] == '\0')
 		return;
 	len = (size_t)snprintf(sv->state, sv->state_size,
-	    WORKERS_HEADER " %ld %ld %ld\n", (long)sv->self, sv->self_start,
+	    WORKERS_HEADER " %ld %ld\n", (long)sv->self,
 	    sv->s->kill_timeout_ms + SUPERVISE_KILL_WAIT_MS);
 	for (i = 0; i < sv->s->workers && len < sv->state_size; i++)
 		len += (size_t)snprintf(sv->state + len, sv->state_size - len,

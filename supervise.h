@@ -13,11 +13,11 @@
 #include "spawn.h"
 
 /*
- * PIDFILE.workers: "daemonize-workers PID START KILL_MS" (the supervisor,
- * its start time from /proc/PID/stat, so that a reused PID is told from
- * it, and the longest it takes to stop), then a line per worker: its
- * number, PID (0: not running), start (now_ms()), restarts, last exit
- * (0: none, CLD_EXITED, CLD_KILLED) and its status or 128+signal.
+ * PIDFILE.workers, locked by the supervisor while it lives:
+ * "daemonize-workers PID KILL_MS" (the supervisor, and the longest it
+ * takes to stop), then a line per worker: its number, PID (0: not
+ * running), start (now_ms()), restarts, last exit (0: none, CLD_EXITED,
+ * CLD_KILLED) and its status or 128+signal.
  */
 #define WORKERS_SUFFIX ".workers"
 #define WORKERS_HEADER "daemonize-workers"
