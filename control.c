@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "fmt.h"
 #include "msg.h"
 #include "pidfile.h"
 #include "proc.h"
@@ -294,17 +295,17 @@ stop_time(const char *pidfile, pid_t pid, int sig, int timeout)
 static void
 print_workers(const char *pidfile, pid_t holder)
 {
-	long pid, started;
-	int id, restarts, how, code;
+	char line[256];
+	long v[6];	/* id, pid, start, restarts, how it ended, status */
 	FILE *f;
 
 	f = open_workers(pidfile, holder, NULL);
 	if (f == NULL)
 		return;
-	while (fscanf(f, "%d %ld %ld %d %d %d", &id, &pid, &started,
-	    &restarts, &how, &code) == 6)
-		print_worker(id, runs_under(pid, holder) ? pid : 0, started,
-		    restarts, how, code);
+	while (fgets(line, sizeof(line), f) != NULL &&
+	    scan_longs(line, v, 6) == 6)
+		print_worker((int)v[0], runs_under(v[1], holder) ? v[1] : 0,
+		    v[2], (int)v[3], (int)v[4], (int)v[5]);
 	(void)fclose(f);
 }
 
@@ -316,13 +317,13 @@ print_workers(const char *pidfile, pid_t holder)
 static bool
 runs_under(long pid, pid_t holder)
 {
-	char buf[512], state;
+	char buf[512];
 	const char *p;
-	int ppid;
+	long ppid;
 
 	p = pid > 0 ? proc_stat((pid_t)pid, buf, sizeof(buf)) : NULL;
-	return p != NULL && sscanf(p, "%c %d", &state, &ppid) == 2 &&
-	    state != 'Z' && state != 'X' && ppid == (int)holder;
+	return p != NULL && scan_longs(p + 1, &ppid, 1) == 1 &&
+	    p[0] != 'Z' && p[0] != 'X' && ppid == holder;
 }
 
 /*
@@ -334,13 +335,13 @@ static FILE *
 open_workers(const char *pidfile, pid_t holder, long *stop_ms)
 {
 	struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
-	char path[PATH_MAX];
+	char path[PATH_MAX], line[64];
 	struct stat a, b;
-	long pid, ms;
+	long v[2];	/* the supervisor, how long it takes to stop */
 	FILE *f;
 	int fd, n;
 
-	n = snprintf(path, sizeof(path), "%s" WORKERS_SUFFIX, pidfile);
+	n = fmt(path, sizeof(path), "%s" WORKERS_SUFFIX, pidfile);
 	if (n < 0 || (size_t)n >= sizeof(path))
 		return NULL;
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
@@ -357,10 +358,12 @@ open_workers(const char *pidfile, pid_t holder, long *stop_ms)
 			(void)close(fd);
 		return NULL;
 	}
-	if (fscanf(f, WORKERS_HEADER " %ld %ld", &pid, &ms) == 2 &&
-	    pid == (long)holder) {
+	if (fgets(line, sizeof(line), f) != NULL &&
+	    strncmp(line, WORKERS_HEADER " ", sizeof(WORKERS_HEADER)) == 0 &&
+	    scan_longs(line + sizeof(WORKERS_HEADER), v, 2) == 2 &&
+	    v[0] == holder) {
 		if (stop_ms != NULL)
-			*stop_ms = ms;
+			*stop_ms = v[1];
 		return f;
 	}
 	(void)fclose(f);
@@ -376,9 +379,9 @@ print_worker(int id, long pid, long started, int restarts, int how,
 	long up = (now_ms() - started) / 1000;
 
 	if (how == CLD_EXITED)
-		(void)snprintf(last, sizeof(last), "status %d", code);
+		(void)fmt(last, sizeof(last), "status %d", code);
 	else if (how != 0)
-		(void)snprintf(last, sizeof(last), "signal %d", code - 128);
+		(void)fmt(last, sizeof(last), "signal %d", code - 128);
 	if (pid > 0)
 		printf("worker %d: pid %ld, up %lds, %d restarts, last exit "
 		    "%s\n", id, pid, up > 0 ? up : 0, restarts, last);

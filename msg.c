@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fmt.h"
 #include "msg.h"
 
 static const char prefix[] = "daemonize: ";
@@ -54,15 +55,15 @@ msg_print(const char *text)
 
 /* With -v: one line now. */
 void
-verbose(const char *fmt, ...)
+verbose(const char *format, ...)
 {
 	char text[MSG_MAX];
 	va_list ap;
 
 	if (!msg.verbose)
 		return;
-	va_start(ap, fmt);
-	vformat(text, sizeof(text), 0, fmt, ap);
+	va_start(ap, format);
+	vformat(text, sizeof(text), 0, format, ap);
 	va_end(ap);
 	if (msg.pipe != -1)
 		(void)report_send(msg.pipe, REPORT_VERBOSE, 0, 0, text);
@@ -72,26 +73,26 @@ verbose(const char *fmt, ...)
 
 /* One line now, and go on. */
 void
-warning(const char *fmt, ...)
+warning(const char *format, ...)
 {
 	char text[MSG_MAX];
 	va_list ap;
 
-	va_start(ap, fmt);
-	vformat(text, sizeof(text), 0, fmt, ap);
+	va_start(ap, format);
+	vformat(text, sizeof(text), 0, format, ap);
 	va_end(ap);
 	put_line(text);
 }
 
 /* Records "what: strerror(errno)" and exit status code; returns -1. */
 int
-fail(int code, const char *fmt, ...)
+fail(int code, const char *format, ...)
 {
 	int saved = errno;
 	va_list ap;
 
-	va_start(ap, fmt);
-	vformat(msg.text, sizeof(msg.text), saved, fmt, ap);
+	va_start(ap, format);
+	vformat(msg.text, sizeof(msg.text), saved, format, ap);
 	va_end(ap);
 	msg.code = code;
 	errno = saved;
@@ -100,13 +101,13 @@ fail(int code, const char *fmt, ...)
 
 /* Records "what" and exit status code; returns -1. */
 int
-failx(int code, const char *fmt, ...)
+failx(int code, const char *format, ...)
 {
 	int saved = errno;
 	va_list ap;
 
-	va_start(ap, fmt);
-	vformat(msg.text, sizeof(msg.text), 0, fmt, ap);
+	va_start(ap, format);
+	vformat(msg.text, sizeof(msg.text), 0, format, ap);
 	va_end(ap);
 	msg.code = code;
 	errno = saved;
@@ -118,7 +119,7 @@ void
 fail_set(int code, const char *text)
 {
 	msg.code = code;
-	(void)snprintf(msg.text, sizeof(msg.text), "%s", text);
+	(void)fmt(msg.text, sizeof(msg.text), "%s", text);
 }
 
 int
@@ -148,17 +149,17 @@ fail_report(void)
  * "..." where it was, but the reason after it is kept whole.
  */
 static void
-vformat(char *buf, size_t size, int err, const char *fmt, va_list ap)
+vformat(char *buf, size_t size, int err, const char *format, va_list ap)
 {
 	char raw[MSG_MAX], why[128] = "";
 	size_t len;
 	int n;
 
-	n = vsnprintf(raw, sizeof(raw), fmt, ap);
+	n = fmt_v(raw, sizeof(raw), format, ap);
 	if (n < 0)
 		raw[0] = '\0';
 	if (err != 0)
-		(void)snprintf(why, sizeof(why), ": %s", strerror(err));
+		(void)fmt(why, sizeof(why), ": %s", strerror(err));
 	len = escape(buf, size - strlen(why), raw,
 	    n > 0 && (size_t)n >= sizeof(raw));
 	memcpy(buf + len, why, strlen(why) + 1);
@@ -179,13 +180,13 @@ escape(char *buf, size_t size, const char *raw, bool cut)
 		if (c >= 0x20 && c != 0x7f)
 			buf[len++] = (char)c;
 		else if (c == '\n' || c == '\t')
-			len += (size_t)sprintf(buf + len, "\\%c",
+			len += (size_t)fmt(buf + len, 3, "\\%c",
 			    c == '\n' ? 'n' : 't');
 		else
-			len += (size_t)sprintf(buf + len, "\\%03o", c);
+			len += (size_t)fmt(buf + len, 5, "\\%03o", c);
 	}
 	if (raw[i] != '\0' || cut)
-		len += (size_t)sprintf(buf + len, "...");
+		len += (size_t)fmt(buf + len, 4, "...");
 	buf[len] = '\0';
 	return len;
 }
@@ -197,7 +198,7 @@ put_line(const char *text)
 	char line[sizeof(prefix) + MSG_MAX + 1];
 	int n;
 
-	n = snprintf(line, sizeof(line), "%s%s\n", prefix, text);
+	n = fmt(line, sizeof(line), "%s%s\n", prefix, text);
 	if (n > 0)
 		(void)write_all(msg.fd, line, (size_t)n < sizeof(line) ?
 		    (size_t)n : sizeof(line) - 1);
@@ -237,7 +238,7 @@ report_send(int fd, enum report_type type, int code, long pid,
 	struct report r = { .type = type, .code = code, .pid = pid };
 
 	if (text != NULL)
-		(void)snprintf(r.text, sizeof(r.text), "%s", text);
+		(void)fmt(r.text, sizeof(r.text), "%s", text);
 	return write_all(fd, &r, sizeof(r));
 }
 

@@ -5,10 +5,10 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "fmt.h"
 #include "msg.h"
 #include "options.h"
 #include "proc.h"
@@ -481,13 +481,13 @@ add_env(struct options *o, char *arg)
 
 /* A bad command line: one line, with a pointer to --help. */
 static int
-usage_error(const char *fmt, ...)
+usage_error(const char *format, ...)
 {
 	char what[MSG_MAX];
 	va_list ap;
 
-	va_start(ap, fmt);
-	(void)vsnprintf(what, sizeof(what), fmt, ap);
+	va_start(ap, format);
+	(void)fmt_v(what, sizeof(what), format, ap);
 	va_end(ap);
 	return failx(EXIT_USAGE, "%s (try 'daemonize --help')", what);
 }

@@ -8,11 +8,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "fmt.h"
 #include "msg.h"
 #include "pidfile.h"
 #include "proc.h"
@@ -166,7 +166,7 @@ pidfile_write(int fd, pid_t pid)
 	ssize_t n;
 	int len;
 
-	len = snprintf(buf, sizeof(buf), "%ld\n", (long)pid);
+	len = fmt(buf, sizeof(buf), "%ld\n", (long)pid);
 	if (ftruncate(fd, 0) == -1)
 		return -1;
 	n = pwrite(fd, buf, (size_t)len, 0);

@@ -13,13 +13,13 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "fmt.h"
 #include "msg.h"
 #include "proc.h"
 
@@ -223,7 +223,7 @@ proc_stat(pid_t pid, char *buf, size_t size)
 	ssize_t n;
 	int fd;
 
-	(void)snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	(void)fmt(path, sizeof(path), "/proc/%ld/stat", (long)pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd == -1)
 		return NULL;
@@ -338,20 +338,20 @@ signal_round(const struct pins *pins, int sig, struct signalled *done)
 static enum child_state
 child_state(pid_t pid, const struct pins *pins)
 {
-	char buf[512], state;
+	char buf[512];
 	const char *p;
-	int ppid, group, i;
+	long f[2];	/* its parent, its group */
+	int i;
 
 	if (pid <= 0)
 		return CHILD_NOT_OURS;
 	p = proc_stat(pid, buf, sizeof(buf));
-	if (p == NULL || sscanf(p, "%c %d %d", &state, &ppid, &group) != 3 ||
-	    ppid != (int)getpid())
+	if (p == NULL || scan_longs(p + 1, f, 2) != 2 || f[0] != getpid())
 		return CHILD_NOT_OURS;
-	if (state == 'Z')
+	if (p[0] == 'Z')
 		return CHILD_GONE;
 	for (i = 0; i < pins->n; i++)
-		if (group == (int)pins->pgid[i])
+		if (f[1] == pins->pgid[i])
 			return CHILD_IN_GROUP;
 	return CHILD_RUNNING;
 }
@@ -429,7 +429,7 @@ each_child(struct children *c)
 	ssize_t n, i;
 	int fd;
 
-	(void)snprintf(path, sizeof(path), "/proc/self/task/%ld/children",
+	(void)fmt(path, sizeof(path), "/proc/self/task/%ld/children",
 	    (long)getpid());
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd == -1)
@@ -485,11 +485,11 @@ reap_by_scan(const pid_t *keep, int n)
 bool
 proc_group_running(pid_t pgid)
 {
-	char buf[512], state;
+	char buf[512];
 	struct dirent *d;
 	const char *p;
 	DIR *dir;
-	int group;
+	long f[2];	/* its parent, its group */
 	bool found = false;
 
 	dir = opendir("/proc");
@@ -498,8 +498,8 @@ proc_group_running(pid_t pgid)
 	while (!found && (d = readdir(dir)) != NULL) {
 		p = proc_stat((pid_t)strtol(d->d_name, NULL, 10), buf,
 		    sizeof(buf));
-		found = p != NULL && sscanf(p, "%c %*d %d", &state, &group) ==
-		    2 && group == (int)pgid && state != 'Z';
+		found = p != NULL && scan_longs(p + 1, f, 2) == 2 &&
+		    f[1] == pgid && p[0] != 'Z';
 	}
 	(void)closedir(dir);
 	return found;

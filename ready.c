@@ -9,11 +9,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "fmt.h"
 #include "msg.h"
 #include "proc.h"
 #include "ready.h"
@@ -64,7 +64,7 @@ open_notify_socket(struct ready *r, int avoid)
 	socklen_t len;
 	int one = 1;
 
-	(void)snprintf(name, sizeof(name), "@daemonize/notify/%ld/%ld",
+	(void)fmt(name, sizeof(name), "@daemonize/notify/%ld/%ld",
 	    (long)getpid(), now_ms());
 	(void)make_address(name, &addr, &len);
 	r->fd = move_fd_off(socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0),
@@ -227,10 +227,10 @@ notify_send(char *const lines[])
 	if (make_address(name, &addr, &alen) == -1)
 		return -1;
 	for (i = 0; lines[i] != NULL && len < sizeof(msg); i++)
-		len += (size_t)snprintf(msg + len, sizeof(msg) - len, "%s\n",
+		len += (size_t)fmt(msg + len, sizeof(msg) - len, "%s\n",
 		    lines[i]);
 	if (i == 0)
-		len = (size_t)snprintf(msg, sizeof(msg), "READY=1\n");
+		len = (size_t)fmt(msg, sizeof(msg), "READY=1\n");
 	if (len >= sizeof(msg))
 		return failx(EXIT_USAGE, "notify: message too long");
 	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);

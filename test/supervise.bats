@@ -606,6 +606,14 @@ worker_binary() {
 	((now - then >= 0 && now - then < 60000))
 }
 
+@test "event timestamps west of UTC carry a negative offset" {
+	TZ=XYZ3:30 "$DAEMONIZE" -r -p "$PF" -e events sleep 1000
+	wait_until 5 '[ -s events ]'
+	line=$(head -n 1 events)
+	[[ $line =~ ^$TS\  ]]
+	[[ $line == *"-03:30 daemonize["* ]]
+}
+
 # --- usage errors ---
 
 @test "a --restart word other than no, on-failure or always exits 2 with one line" {

@@ -163,6 +163,13 @@ missing_last_argument() {
 	[[ $stderr == *'no\nsuch'* ]]
 }
 
+@test "other control characters in a message are shown as octal escapes" {
+	run -125 --separate-stderr "$DAEMONIZE" -c $'no\033such\tdir' sleep 1
+	echo "said: $stderr"
+	is_one_line "$stderr"
+	[[ $stderr == *'no\033such\tdir'* ]]
+}
+
 @test "--status, --stop and --signal with an empty pidfile name exit 2 with one line" {
 	for mode in --status --stop --signal=TERM; do
 		run --separate-stderr "$DAEMONIZE" "$mode" -p ''

@@ -1,0 +1,255 @@
+/*
+ * A bounded printf(3) subset and a reader of decimal fields; see fmt.h.
+ */
+#include <sys/types.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "fmt.h"
+
+/* The text so far: len counts what would be written, like snprintf. */
+struct out {
+	char *buf;
+	size_t size;
+	size_t len;
+};
+
+/* One conversion: %[-0][width][.precision][length]conversion. */
+struct spec {
+	bool left, zero;
+	int width, prec;	/* prec -1: none given */
+	char length;		/* 0, 'H' (hh), 'h', 'l', 'L' (ll), 'z', 'j' */
+	char conv;
+};
+
+static const char *parse_spec(const char *, struct spec *, va_list *);
+static void put_conversion(struct out *, const struct spec *, va_list *);
+static void put_number(struct out *, const struct spec *, uintmax_t, bool);
+static void put_text(struct out *, const struct spec *, const char *);
+
+int
+fmt(char *buf, size_t size, const char *format, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, format);
+	n = fmt_v(buf, size, format, ap);
+	va_end(ap);
+	return n;
+}
+
+/* As vsnprintf(3): the length the whole text needs; buf gets what fits. */
+int
+fmt_v(char *buf, size_t size, const char *format, va_list ap)
+{
+	struct out o = { .buf = buf, .size = size };
+	struct spec s;
+	va_list args;
+
+	/* A copy: a va_list parameter may be an array, and we pass its address. */
+	va_copy(args, ap);
+	while (*format != '\0') {
+		if (*format != '%') {
+			put_text(&o, &(struct spec){ .prec = 1 }, format++);
+			continue;
+		}
+		format = parse_spec(format + 1, &s, &args);
+		put_conversion(&o, &s, &args);
+	}
+	va_end(args);
+	if (size > 0)
+		buf[o.len < size ? o.len : size - 1] = '\0';
+	return o.len > INT_MAX ? INT_MAX : (int)o.len;
+}
+
+static int
+take_count(const char **f, va_list *ap)
+{
+	int n = 0;
+
+	if (**f == '*') {
+		(*f)++;
+		return va_arg(*ap, int);
+	}
+	while (**f >= '0' && **f <= '9' && n < INT_MAX / 10)
+		n = n * 10 + *(*f)++ - '0';
+	return n;
+}
+
+static const char *
+parse_spec(const char *f, struct spec *s, va_list *ap)
+{
+	*s = (struct spec){ .prec = -1 };
+	for (;; f++) {
+		if (*f == '-')
+			s->left = true;
+		else if (*f == '0')
+			s->zero = true;
+		else
+			break;
+	}
+	s->width = take_count(&f, ap);
+	if (s->width < 0) {
+		s->left = true;
+		s->width = -s->width;
+	}
+	if (*f == '.') {
+		f++;
+		s->prec = take_count(&f, ap);
+	}
+	if (*f == 'h' || *f == 'l')
+		s->length = f[1] == f[0] ? (f++, *f == 'h' ? 'H' : 'L') : *f;
+	else if (*f == 'z' || *f == 'j')
+		s->length = *f;
+	if (s->length != 0)
+		f++;
+	s->conv = *f;
+	return *f != '\0' ? f + 1 : f;
+}
+
+static intmax_t
+take_signed(char length, va_list *ap)
+{
+	switch (length) {
+	case 'H': return (signed char)va_arg(*ap, int);
+	case 'h': return (short)va_arg(*ap, int);
+	case 'l': return va_arg(*ap, long);
+	case 'L': return va_arg(*ap, long long);
+	case 'z': return va_arg(*ap, ssize_t);
+	case 'j': return va_arg(*ap, intmax_t);
+	default: return va_arg(*ap, int);
+	}
+}
+
+static uintmax_t
+take_unsigned(char length, va_list *ap)
+{
+	switch (length) {
+	case 'H': return (unsigned char)va_arg(*ap, unsigned);
+	case 'h': return (unsigned short)va_arg(*ap, unsigned);
+	case 'l': return va_arg(*ap, unsigned long);
+	case 'L': return va_arg(*ap, unsigned long long);
+	case 'z': return va_arg(*ap, size_t);
+	case 'j': return va_arg(*ap, uintmax_t);
+	default: return va_arg(*ap, unsigned);
+	}
+}
+
+static void
+put_conversion(struct out *o, const struct spec *s, va_list *ap)
+{
+	intmax_t v;
+	char c;
+
+	switch (s->conv) {
+	case 'd':
+	case 'i':
+		v = take_signed(s->length, ap);
+		put_number(o, s, v < 0 ? -(uintmax_t)v : (uintmax_t)v, v < 0);
+		break;
+	case 'u':
+	case 'o':
+	case 'x':
+		put_number(o, s, take_unsigned(s->length, ap), false);
+		break;
+	case 'c':
+		c = (char)va_arg(*ap, int);
+		put_text(o, &(struct spec){ .width = s->width, .left = s->left,
+		    .prec = 1 }, &c);
+		break;
+	case 's':
+		put_text(o, s, va_arg(*ap, const char *));
+		break;
+	default:	/* "%%", or a conversion we do not know: as written */
+		put_text(o, &(struct spec){ .prec = 1 }, "%");
+		if (s->conv != '%' && s->conv != '\0')
+			put_text(o, &(struct spec){ .prec = 1 }, &s->conv);
+	}
+}
+
+static void
+put_char(struct out *o, char c)
+{
+	if (o->len + 1 < o->size)
+		o->buf[o->len] = c;
+	o->len++;
+}
+
+static void
+put_padding(struct out *o, int n, char c)
+{
+	while (n-- > 0)
+		put_char(o, c);
+}
+
+/* At most prec bytes of text (all of it if prec is -1), padded to width. */
+static void
+put_text(struct out *o, const struct spec *s, const char *text)
+{
+	int n = 0;
+
+	if (text == NULL)
+		text = "(null)";
+	while (text[n] != '\0' && (s->prec < 0 || n < s->prec))
+		n++;
+	if (!s->left)
+		put_padding(o, s->width - n, ' ');
+	for (int i = 0; i < n; i++)
+		put_char(o, text[i]);
+	if (s->left)
+		put_padding(o, s->width - n, ' ');
+}
+
+static void
+put_number(struct out *o, const struct spec *s, uintmax_t v, bool negative)
+{
+	unsigned base = s->conv == 'o' ? 8 : s->conv == 'x' ? 16 : 10;
+	char digits[sizeof(uintmax_t) * CHAR_BIT / 3 + 1];
+	int n = 0, zeros, width;
+
+	while (v != 0 || (n == 0 && s->prec != 0)) {
+		digits[n++] = "0123456789abcdef"[v % base];
+		v /= base;
+	}
+	zeros = s->prec > n ? s->prec - n : 0;
+	width = s->width - n - zeros - (negative ? 1 : 0);
+	if (s->zero && !s->left && s->prec < 0) {
+		zeros += width > 0 ? width : 0;
+		width = 0;
+	}
+	if (!s->left)
+		put_padding(o, width, ' ');
+	if (negative)
+		put_char(o, '-');
+	put_padding(o, zeros, '0');
+	while (n > 0)
+		put_char(o, digits[--n]);
+	if (s->left)
+		put_padding(o, width, ' ');
+}
+
+/*
+ * Reads up to n decimal numbers separated by blanks from s into v;
+ * returns how many it read before the first that is not one.
+ */
+int
+scan_longs(const char *s, long *v, int n)
+{
+	int saved = errno, i;
+	char *end;
+
+	for (i = 0; i < n; i++) {
+		errno = 0;
+		v[i] = strtol(s, &end, 10);
+		if (end == s || errno != 0)
+			break;
+		s = end;
+	}
+	errno = saved;
+	return i;
+}

@@ -1,0 +1,24 @@
+/*
+ * Formatting and reading numbers without stdio: the subset of printf(3)
+ * our messages use (flags 0 and -, width, precision, h/l/ll/z/j; d i u o
+ * x c s %), and decimal fields.  Below the message writer; it calls
+ * nothing of ours.
+ *
+ * The daemon runs for months: what it touches stays mapped.  stdio's
+ * printf, scanf and their tables are large, and the long-lived processes
+ * (the supervisor, a child between fork and exec) use these instead.
+ */
+#ifndef FMT_H
+#define FMT_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+#define FMT_LIKE(f, a) __attribute__((format(printf, f, a)))
+
+int fmt(char *buf, size_t size, const char *format, ...) FMT_LIKE(3, 4);
+int fmt_v(char *buf, size_t size, const char *format, va_list ap)
+    FMT_LIKE(3, 0);
+int scan_longs(const char *s, long *v, int n);
+
+#endif
