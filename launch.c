@@ -23,12 +23,12 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "creds.h"
+#include "fmt.h"
 #include "launch.h"
 #include "msg.h"
 #include "pidfile.h"
@@ -46,7 +46,7 @@
 struct launch {
 	const struct options *o;
 	struct creds creds;
-	char path[PATH_MAX];	/* the command, absolute */
+	char *path;		/* the command, absolute (PATH_MAX bytes) */
 	struct spawn_plan plan;
 	struct ready ready;	/* -w */
 	int sigfd;		/* -w: the signals that interrupt, or -1 */
@@ -109,6 +109,7 @@ launch(const struct options *o)
 	if (r == -1 && o->wait != 0 && l.daemon > 0 && !l.settled)
 		(void)give_up(&l, fail_code(), "%s", fail_text());
 	creds_free(&l.creds);
+	free(l.path);
 	return r;
 }
 
@@ -169,6 +170,10 @@ find_command(struct launch *l)
 	const char *name = l->o->argv[0], *dirs, *end;
 	int denied = 0;
 
+	/* Not in struct launch: the supervisor runs below its frame. */
+	l->path = malloc(PATH_MAX);
+	if (l->path == NULL)
+		return fail(EXIT_SELF, "find command %s", name);
 	errno = 0;
 	if (strchr(name, '/') != NULL) {
 		if (try_command(l, "", 0, name, &denied))
@@ -206,22 +211,21 @@ static bool
 try_command(struct launch *l, const char *dir, size_t len, const char *name,
     int *denied)
 {
-	char cwd[PATH_MAX];
-	const char *base = "", *sep = "";
+	size_t at = 0;
 	struct stat sb;
 	int n;
 
+	/* The working directory goes first, into l->path itself. */
 	if (len > 0 ? dir[0] != '/' : name[0] != '/') {
-		if (getcwd(cwd, sizeof(cwd)) == NULL)
+		if (getcwd(l->path, PATH_MAX) == NULL)
 			return false;
-		base = cwd;
-		sep = "/";
+		at = strlen(l->path);
 		while (len == 0 && name[0] == '.' && name[1] == '/')
 			name += 2;
 	}
-	n = snprintf(l->path, sizeof(l->path), "%s%s%.*s%s%s", base, sep,
+	n = fmt(l->path + at, PATH_MAX - at, "%s%.*s%s%s", at > 0 ? "/" : "",
 	    (int)len, dir, len > 0 ? "/" : "", name);
-	if (n < 0 || (size_t)n >= sizeof(l->path))
+	if (n < 0 || (size_t)n >= PATH_MAX - at)
 		errno = ENAMETOOLONG;
 	else if (stat(l->path, &sb) == 0) {
 		if (S_ISREG(sb.st_mode) && access(l->path, X_OK) == 0)
@@ -623,13 +627,13 @@ daemon_exited(struct launch *l)
  * process it left to us, removes its pidfile, and records why.
  */
 static int
-give_up(struct launch *l, int code, const char *fmt, ...)
+give_up(struct launch *l, int code, const char *format, ...)
 {
 	char why[MSG_MAX];
 	va_list ap;
 
-	va_start(ap, fmt);
-	(void)vsnprintf(why, sizeof(why), fmt, ap);
+	va_start(ap, format);
+	(void)fmt_v(why, sizeof(why), format, ap);
 	va_end(ap);
 	(void)proc_stop_children(&l->daemon, 1, SIGTERM, STOP_WAIT_MS);
 	remove_pidfile(l, l->daemon);

@@ -8,10 +8,12 @@
 #include <sys/un.h>
 
 #include <errno.h>
-#include <stdio.h>
+#include <stdint.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "fmt.h"
 #include "logsend.h"
 #include "msg.h"
 #include "proc.h"
@@ -29,25 +31,29 @@ static int log_connect(struct logsend *);
 void
 logsend_line(struct logsend *l, int priority, pid_t pid, const char *text)
 {
-	char line[MSG_MAX + 64], stamp[32] = "";
-	struct tm tm;
+	char head[64], stamp[32] = "";
+	struct iovec iov[2] = { { .iov_base = head }, { .iov_base =
+	    (char *)(uintptr_t)text, .iov_len = strlen(text) } };
+	struct msghdr m = { .msg_iov = iov, .msg_iovlen = 2 };
 	time_t now = time(NULL);
+	struct tm tm;
 	int n, try;
 
 	if (localtime_r(&now, &tm) != NULL)
-		(void)strftime(stamp, sizeof(stamp), "%b %e %H:%M:%S ", &tm);
-	n = snprintf(line, sizeof(line), "<%d>%sdaemonize[%ld]: %s", priority,
-	    stamp, (long)pid, text);
-	if (n < 0)
+		(void)fmt(stamp, sizeof(stamp), "%.3s %2d %02d:%02d:%02d ",
+		    &"JanFebMarAprMayJunJulAugSepOctNovDec"[tm.tm_mon % 12 * 3],
+		    tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	n = fmt(head, sizeof(head), "<%d>%sdaemonize[%ld]: ", priority, stamp,
+	    (long)pid);
+	if (n < 0 || (size_t)n >= sizeof(head))
 		return;
-	if ((size_t)n >= sizeof(line))
-		n = (int)sizeof(line) - 1;
+	iov[0].iov_len = (size_t)n;
 	/* A second try only if the log daemon restarted since the last. */
 	for (try = 0; try < 2; try++) {
 		if (l->fd == -1 && log_connect(l) == -1)
 			return;
-		if (send(l->fd, line, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) !=
-		    -1 || errno == EAGAIN || errno == ENOBUFS)
+		if (sendmsg(l->fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL) != -1 ||
+		    errno == EAGAIN || errno == ENOBUFS)
 			return;
 		logsend_close(l);
 	}

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "creds.h"
+#include "fmt.h"
 #include "logsend.h"
 #include "msg.h"
 #include "pidfile.h"
@@ -301,7 +302,7 @@ open_events(struct supervisor *sv, int fd)
 		sv->events_socket = true;
 		return;
 	}
-	(void)snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	(void)fmt(path, sizeof(path), "/proc/self/fd/%d", fd);
 	own = move_fd_off(open(path, O_WRONLY | O_APPEND | O_NONBLOCK |
 	    O_NOCTTY | O_CLOEXEC), sv->plan.avoid);
 	if (own != -1) {
@@ -338,9 +339,9 @@ name_state(struct supervisor *sv)
 
 	if (sv->s->piddir == -1 || name == NULL)
 		return;
-	a = snprintf(sv->state_name, sizeof(sv->state_name),
+	a = fmt(sv->state_name, sizeof(sv->state_name),
 	    "%s" WORKERS_SUFFIX, name);
-	b = snprintf(sv->state_tmp, sizeof(sv->state_tmp),
+	b = fmt(sv->state_tmp, sizeof(sv->state_tmp),
 	    "%s" WORKERS_SUFFIX ".tmp", name);
 	if (a < 0 || b < 0 || (size_t)b >= sizeof(sv->state_tmp))
 		sv->state_name[0] = sv->state_tmp[0] = '\0';
@@ -448,7 +449,7 @@ worker_child(struct supervisor *sv, int i, int report, int ready)
 	p.report_fd = report;
 	p.ready_fd = ready;
 	msg_to_pipe(report);
-	(void)snprintf(id, sizeof(id), "%d", i);
+	(void)fmt(id, sizeof(id), "%d", i);
 	if (setpgid(0, 0) == -1)
 		(void)fail(EXIT_SELF, "set process group");
 	else if (setenv("DAEMONIZE_WORKER", id, 1) == -1)
@@ -951,7 +952,8 @@ restart_worker(struct supervisor *sv, int i)
  * A datagram on the workers' socket: READY=1 marks the worker whose
  * process (or a process of its group) sent it; STATUS= passes upstream.
  */
-static void
+/* Not inlined: its buffer would deepen the loop's frame for good. */
+__attribute__((noinline)) static void
 take_notification(struct supervisor *sv)
 {
 	char buf[4096];
@@ -1060,11 +1062,11 @@ save_state(struct supervisor *sv)
 
 	if (sv->state_name[0] == '\0')
 		return;
-	len = (size_t)snprintf(sv->state, sv->state_size,
+	len = (size_t)fmt(sv->state, sv->state_size,
 	    WORKERS_HEADER " %ld %ld\n", (long)sv->self,
 	    sv->s->kill_timeout_ms + SUPERVISE_KILL_WAIT_MS);
 	for (i = 0; i < sv->s->workers && len < sv->state_size; i++)
-		len += (size_t)snprintf(sv->state + len, sv->state_size - len,
+		len += (size_t)fmt(sv->state + len, sv->state_size - len,
 		    "%d %ld %ld %d %d %d\n", i, sv->w[i].state == W_RUNNING ?
 		    (long)sv->w[i].pid : 0L,
 		    sv->w[i].started, sv->w[i].restarts, sv->w[i].how,
@@ -1134,7 +1136,7 @@ finish(struct supervisor *sv, bool ran)
  * "2026-11-30T01:02:03.456+00:00 daemonize[PID]: text".
  */
 static void
-event(struct supervisor *sv, int prio, const char *fmt, ...)
+event(struct supervisor *sv, int prio, const char *format, ...)
 {
 	char line[MSG_MAX + 128];
 	size_t len;
@@ -1142,11 +1144,11 @@ event(struct supervisor *sv, int prio, const char *fmt, ...)
 	int n;
 
 	len = timestamp(line, sizeof(line));
-	n = snprintf(line + len, sizeof(line) - len, " daemonize[%ld]: ",
+	n = fmt(line + len, sizeof(line) - len, " daemonize[%ld]: ",
 	    (long)sv->self);
 	len += n > 0 ? (size_t)n : 0;
-	va_start(ap, fmt);
-	n = vsnprintf(line + len, sizeof(line) - len - 1, fmt, ap);
+	va_start(ap, format);
+	n = fmt_v(line + len, sizeof(line) - len - 1, format, ap);
 	va_end(ap);
 	if (n > 0)
 		logsend_line(&sv->log, LOG_DAEMON | prio, sv->self, line + len);
@@ -1180,15 +1182,15 @@ timestamp(char *buf, size_t size)
 	struct timespec ts;
 	struct tm tm;
 	long off;
-	size_t n;
+	int n;
 
 	(void)clock_gettime(CLOCK_REALTIME, &ts);
 	if (localtime_r(&ts.tv_sec, &tm) == NULL)
 		return 0;
-	n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
 	off = tm.tm_gmtoff / 60;
-	n += (size_t)snprintf(buf + n, size - n, ".%03ld%c%02ld:%02ld",
-	    ts.tv_nsec / 1000000, off < 0 ? '-' : '+', labs(off) / 60,
-	    labs(off) % 60);
-	return n;
+	n = fmt(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03ld%c%02ld:%02ld",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, off < 0 ? '-' : '+',
+	    labs(off) / 60, labs(off) % 60);
+	return n < 0 ? 0 : (size_t)n < size ? (size_t)n : size - 1;
 }

@@ -541,7 +541,8 @@ EOF
 	sup=$(pid_in "$PF")
 	wait_until 5 '[ -s w ]'
 	w=$(cat w)
-	wait_until 5 "grep -q '^$sup .*daemonize\\[$sup\\]: worker 0 started as pid $w\$' syslog" || {
+	# One datagram, as syslog(3) forms it: <daemon.notice>, the time.
+	wait_until 5 "grep -Eq '^$sup <29>[A-Z][a-z]{2} [ 1-3][0-9] [0-9]{2}:[0-9]{2}:[0-9]{2} daemonize\\[$sup\\]: worker 0 started as pid $w\$' syslog" || {
 		cat syslog >&2
 		return 1
 	}
