@@ -29,6 +29,8 @@ struct spec {
 static const char *parse_spec(const char *, struct spec *, va_list *);
 static void put_conversion(struct out *, const struct spec *, va_list *);
 static void put_number(struct out *, const struct spec *, uintmax_t, bool);
+static void put_char(struct out *, char);
+static void put_padding(struct out *, int, char);
 static void put_text(struct out *, const struct spec *, const char *);
 
 int
@@ -159,8 +161,9 @@ put_conversion(struct out *o, const struct spec *s, va_list *ap)
 		break;
 	case 'c':
 		c = (char)va_arg(*ap, int);
-		put_text(o, &(struct spec){ .width = s->width, .left = s->left,
-		    .prec = 1 }, &c);
+		put_padding(o, s->left ? 0 : s->width - 1, ' ');
+		put_char(o, c);
+		put_padding(o, s->left ? s->width - 1 : 0, ' ');
 		break;
 	case 's':
 		put_text(o, s, va_arg(*ap, const char *));
@@ -195,7 +198,7 @@ put_text(struct out *o, const struct spec *s, const char *text)
 
 	if (text == NULL)
 		text = "(null)";
-	while (text[n] != '\0' && (s->prec < 0 || n < s->prec))
+	while ((s->prec < 0 || n < s->prec) && text[n] != '\0')
 		n++;
 	if (!s->left)
 		put_padding(o, s->width - n, ' ');
