@@ -46,7 +46,7 @@
 struct launch {
 	const struct options *o;
 	struct creds creds;
-	char *path;		/* the command, absolute (PATH_MAX bytes) */
+	char *path;		/* the command, absolute */
 	struct spawn_plan plan;
 	struct ready ready;	/* -w */
 	int sigfd;		/* -w: the signals that interrupt, or -1 */
@@ -62,8 +62,8 @@ struct launch {
 static int prepare(struct launch *);
 static int set_environment(struct launch *);
 static int find_command(struct launch *);
-static bool try_command(struct launch *, const char *, size_t, const char *,
-    int *);
+static int keep_path(struct launch *, const char *);
+static bool try_command(char *, const char *, size_t, const char *, int *);
 static int check_paths(const struct launch *);
 static int is_dir(const char *);
 static int same_file(const char *, const char *, const char *, const char *);
@@ -168,25 +168,22 @@ static int
 find_command(struct launch *l)
 {
 	const char *name = l->o->argv[0], *dirs, *end;
+	char path[PATH_MAX];
 	int denied = 0;
 
-	/* Not in struct launch: the supervisor runs below its frame. */
-	l->path = malloc(PATH_MAX);
-	if (l->path == NULL)
-		return fail(EXIT_SELF, "find command %s", name);
 	errno = 0;
 	if (strchr(name, '/') != NULL) {
-		if (try_command(l, "", 0, name, &denied))
-			return 0;
+		if (try_command(path, "", 0, name, &denied))
+			return keep_path(l, path);
 	} else {
 		dirs = getenv("PATH");
 		if (dirs == NULL)
 			dirs = DEFAULT_PATH;
 		for (;; dirs = end + 1) {
 			end = strchrnul(dirs, ':');
-			if (try_command(l, dirs, (size_t)(end - dirs), name,
+			if (try_command(path, dirs, (size_t)(end - dirs), name,
 			    &denied))
-				return 0;
+				return keep_path(l, path);
 			if (*end == '\0')
 				break;
 		}
@@ -203,37 +200,49 @@ find_command(struct launch *l)
 }
 
 /*
+ * The path found, in l->path: on the heap, not in struct launch, whose
+ * frame every call of the supervisor sits below for good.
+ */
+static int
+keep_path(struct launch *l, const char *path)
+{
+	l->path = strdup(path);
+	return l->path != NULL ? 0 : fail(EXIT_SELF, "find command %s",
+	    l->o->argv[0]);
+}
+
+/*
  * Tries dir/name (dir has len bytes; an empty one is the working directory)
- * and leaves it in l->path as an absolute path.  A file there that cannot
- * be run leaves its errno in *denied, to report if nothing better turns up.
+ * and leaves it in path (PATH_MAX bytes) as an absolute path.  A file there
+ * that cannot be run leaves its errno in *denied, to report if nothing
+ * better turns up.
  */
 static bool
-try_command(struct launch *l, const char *dir, size_t len, const char *name,
+try_command(char *path, const char *dir, size_t len, const char *name,
     int *denied)
 {
 	size_t at = 0;
 	struct stat sb;
 	int n;
 
-	/* The working directory goes first, into l->path itself. */
+	/* The working directory goes first, into path itself. */
 	if (len > 0 ? dir[0] != '/' : name[0] != '/') {
-		if (getcwd(l->path, PATH_MAX) == NULL)
+		if (getcwd(path, PATH_MAX) == NULL)
 			return false;
-		at = strlen(l->path);
+		at = strlen(path);
 		while (len == 0 && name[0] == '.' && name[1] == '/')
 			name += 2;
 	}
-	n = fmt(l->path + at, PATH_MAX - at, "%s%.*s%s%s", at > 0 ? "/" : "",
+	n = fmt(path + at, PATH_MAX - at, "%s%.*s%s%s", at > 0 ? "/" : "",
 	    (int)len, dir, len > 0 ? "/" : "", name);
 	if (n < 0 || (size_t)n >= PATH_MAX - at)
 		errno = ENAMETOOLONG;
-	else if (stat(l->path, &sb) == 0) {
-		if (S_ISREG(sb.st_mode) && access(l->path, X_OK) == 0)
+	else if (stat(path, &sb) == 0) {
+		if (S_ISREG(sb.st_mode) && access(path, X_OK) == 0)
 			return true;
 		if (*denied == 0)
 			*denied = S_ISDIR(sb.st_mode) ? EISDIR : EACCES;
 	}
-	l->path[0] = '\0';
 	return false;
 }
 
