@@ -186,11 +186,21 @@ idle_tools() {
 	return 0
 }
 
-# Rss and Pss of a process, in KiB: "123 45".
-rss_pss() {
-	awk '$1 == "Rss:" { r = $2 } $1 == "Pss:" { p = $2 }
-		END { print (r == "" ? "n/a" : r), (p == "" ? "n/a" : p) }' \
-		"/proc/$1/smaps_rollup" 2>/dev/null || echo "n/a n/a"
+# Memory of a process, in KiB: "RSS PSS ANON EXE", EXE being the PSS of
+# its own executable's pages (text, read-only data, relocations).
+memory_of() {
+	local exe
+	exe=$(readlink "/proc/$1/exe" 2>/dev/null) || exe=/nonexistent
+	awk -v exe="$exe" '
+		FILENAME ~ /rollup/ && $1 == "Rss:" { r = $2 }
+		FILENAME ~ /rollup/ && $1 == "Pss:" { p = $2 }
+		FILENAME ~ /rollup/ && $1 == "Anonymous:" { a = $2 }
+		FILENAME !~ /rollup/ && /^[0-9a-f]+-[0-9a-f]+ / { mine = $6 == exe }
+		FILENAME !~ /rollup/ && mine && $1 == "Pss:" { e += $2 }
+		END { if (r == "") print "n/a n/a n/a n/a"
+			else print r, p, a, e + 0 }' \
+		"/proc/$1/smaps_rollup" "/proc/$1/smaps" 2>/dev/null ||
+		echo "n/a n/a n/a n/a"
 }
 
 # Times a process has been put on a CPU: the run count of
@@ -207,7 +217,8 @@ runs_of() {
 # Prints the idle memory and wakeups table rows, and the targets.
 idle_supervisors() {
 	local names=() pids=() mems=() runs0=() wakes=() calls=() strs=()
-	local name kind cmd pid i rss pss sdyn="" sstat="" tini="" dumb=""
+	local name kind cmd pid i rss pss anon exe
+	local sdyn="" sstat="" tini="" dumb=""
 	while IFS='|' read -r name kind cmd; do
 		# shellcheck disable=SC2086 # the command is split at spaces
 		pid=$(detach $cmd)
@@ -227,10 +238,10 @@ idle_supervisors() {
 	sleep 0.5
 	for i in "${!pids[@]}"; do
 		if [ -n "${pids[i]}" ]; then
-			mems[i]=$(rss_pss "${pids[i]}")
+			mems[i]=$(memory_of "${pids[i]}")
 			runs0[i]=$(runs_of "${pids[i]}")
 		else
-			mems[i]="n/a n/a"
+			mems[i]="n/a n/a n/a n/a"
 		fi
 	done
 	sleep "$IDLE_SECS"
@@ -258,12 +269,12 @@ idle_supervisors() {
 				-e 'resuming interrupted' "$WORK/idle.$i" || true)
 	done
 	sup_reap
-	echo "| supervisor, one worker | RSS KiB | PSS KiB | system calls in ${IDLE_SECS} s idle | wakeups in ${IDLE_SECS} s idle |"
-	echo "|---|---|---|---|---|"
+	echo "| supervisor, one worker | RSS KiB | PSS KiB | of it, its own executable's | anonymous KiB | system calls in ${IDLE_SECS} s idle | wakeups in ${IDLE_SECS} s idle |"
+	echo "|---|---|---|---|---|---|---|"
 	for i in "${!names[@]}"; do
-		read -r rss pss <<<"${mems[i]}"
-		printf '| %s | %s | %s | %s | %s |\n' "${names[i]}" "$rss" "$pss" \
-			"${calls[i]}" "${wakes[i]}"
+		read -r rss pss anon exe <<<"${mems[i]}"
+		printf '| %s | %s | %s | %s | %s | %s | %s |\n' "${names[i]}" \
+			"$rss" "$pss" "$exe" "$anon" "${calls[i]}" "${wakes[i]}"
 		case ${names[i]} in
 		"daemonize -f -r") sdyn=$pss ;;
 		"daemonize, static, -f -r") sstat=$pss ;;
@@ -300,7 +311,7 @@ supervision() {
 	restart_latency
 	echo
 	echo "bench: idle supervisors, ${IDLE_SECS} s twice" >&2
-	echo "Idle supervisor: smaps_rollup once its worker (the target) runs; system calls by strace -p, wakeups by /proc/PID/schedstat, each over ${IDLE_SECS} s."
+	echo "Idle supervisor: smaps_rollup once its worker (the target) runs (its own executable's share from smaps; anonymous: the pages no file backs, the stack, heap and data); system calls by strace -p, wakeups by /proc/PID/schedstat, each over ${IDLE_SECS} s."
 	echo
 	idle_supervisors
 }
