@@ -11,7 +11,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
-#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -35,7 +35,8 @@ static int signal_daemon(const char *, const struct proc_ref *, int);
 static bool wait_gone(const char *, const struct proc_ref *, long);
 static void remove_leftover(const char *, pid_t);
 static void print_workers(const char *, pid_t);
-static FILE *open_workers(const char *, pid_t, long *);
+static char *read_workers(const char *, pid_t, long *);
+static char *read_small_file(int, size_t);
 static long stop_time(const char *, pid_t, int, int);
 static bool runs_under(long, pid_t);
 static void print_worker(int, long, long, int, int, int);
@@ -50,12 +51,12 @@ control_status(const char *pidfile, bool quiet)
 	r = pidfile_inspect(pidfile, &pi);
 	if (r == LOCK_MISSING) {
 		if (!quiet)
-			puts("not running");
+			(void)msg_out("not running\n");
 		return LSB_NOT_RUNNING;
 	}
 	if (r == LOCK_FREE) {
 		if (!quiet)
-			printf("not running (stale pidfile %s)\n", pidfile);
+			(void)msg_out("not running (stale pidfile %s)\n", pidfile);
 		return LSB_DEAD_PIDFILE;
 	}
 	if (r != LOCK_HELD) {
@@ -65,11 +66,11 @@ control_status(const char *pidfile, bool quiet)
 		return LSB_UNKNOWN;
 	}
 	if (!quiet && pi.holder == 0)
-		puts("running (pid outside this PID namespace)");
+		(void)msg_out("running (pid outside this PID namespace)\n");
 	else if (!quiet && pi.holder < 0)
-		puts("running (lock held with no pid)");
+		(void)msg_out("running (lock held with no pid)\n");
 	else if (!quiet) {
-		printf("running (pid %ld)\n", (long)pi.holder);
+		(void)msg_out("running (pid %ld)\n", (long)pi.holder);
 		print_workers(pidfile, pi.holder);
 	}
 	return LSB_RUNNING;
@@ -91,7 +92,7 @@ control_stop(const char *pidfile, int sig, int timeout, bool quiet)
 		return -1;
 	if (r == 0) {
 		if (!quiet)
-			puts("not running");
+			(void)msg_out("not running\n");
 		remove_leftover(pidfile, 0);
 		return EXIT_OK;
 	}
@@ -102,7 +103,7 @@ control_stop(const char *pidfile, int sig, int timeout, bool quiet)
 		return -1;
 	remove_leftover(pidfile, d.pid);
 	if (!quiet)
-		printf("stopped (pid %ld)\n", (long)d.pid);
+		(void)msg_out("stopped (pid %ld)\n", (long)d.pid);
 	return EXIT_OK;
 }
 
@@ -275,13 +276,10 @@ static long
 stop_time(const char *pidfile, pid_t pid, int sig, int timeout)
 {
 	long ms = timeout * 1000L, need = 0;
-	FILE *f;
 
 	if (sig != SIGTERM && sig != SIGINT)
 		return ms;
-	f = open_workers(pidfile, pid, &need);
-	if (f != NULL)
-		(void)fclose(f);
+	free(read_workers(pidfile, pid, &need));
 	/* A supervisor's --kill-timeout is at most a day. */
 	if (need > 86400000L + SUPERVISE_KILL_WAIT_MS)
 		need = 86400000L + SUPERVISE_KILL_WAIT_MS;
@@ -295,18 +293,17 @@ stop_time(const char *pidfile, pid_t pid, int sig, int timeout)
 static void
 print_workers(const char *pidfile, pid_t holder)
 {
-	char line[256];
 	long v[6];	/* id, pid, start, restarts, how it ended, status */
-	FILE *f;
+	char *text, *line;
 
-	f = open_workers(pidfile, holder, NULL);
-	if (f == NULL)
+	text = read_workers(pidfile, holder, NULL);
+	if (text == NULL)
 		return;
-	while (fgets(line, sizeof(line), f) != NULL &&
-	    scan_longs(line, v, 6) == 6)
+	for (line = strchr(text, '\n'); line != NULL && scan_longs(line + 1, v,
+	    6) == 6; line = strchr(line + 1, '\n'))
 		print_worker((int)v[0], runs_under(v[1], holder) ? v[1] : 0,
 		    v[2], (int)v[3], (int)v[4], (int)v[5]);
-	(void)fclose(f);
+	free(text);
 }
 
 /*
@@ -327,46 +324,66 @@ runs_under(long pid, pid_t holder)
 }
 
 /*
- * PIDFILE.workers, past its first line, if holder holds its lock (a lock
- * dies with its process: no file a killed supervisor left qualifies) and
- * that line names it.  *stop_ms: the longest the supervisor takes to stop.
+ * PIDFILE.workers, whole, if holder holds its lock (a lock dies with its
+ * process: no file a killed supervisor left qualifies) and its first line
+ * names it: a string to free, or NULL.  *stop_ms: the longest the
+ * supervisor takes to stop.
  */
-static FILE *
-open_workers(const char *pidfile, pid_t holder, long *stop_ms)
+static char *
+read_workers(const char *pidfile, pid_t holder, long *stop_ms)
 {
 	struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
-	char path[PATH_MAX], line[64];
+	char path[PATH_MAX], *text = NULL;
 	struct stat a, b;
 	long v[2];	/* the supervisor, how long it takes to stop */
-	FILE *f;
 	int fd, n;
 
 	n = fmt(path, sizeof(path), "%s" WORKERS_SUFFIX, pidfile);
 	if (n < 0 || (size_t)n >= sizeof(path))
 		return NULL;
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	/* Only a file of the pidfile's owner, that the daemon holds. */
-	if (fd != -1 && (fstat(fd, &a) == -1 || stat(pidfile, &b) == -1 ||
-	    a.st_uid != b.st_uid || fcntl(fd, F_GETLK, &lock) == -1 ||
-	    lock.l_type == F_UNLCK || lock.l_pid != holder)) {
-		(void)close(fd);
-		fd = -1;
-	}
-	f = fd != -1 ? fdopen(fd, "r") : NULL;
-	if (f == NULL) {
-		if (fd != -1)
-			(void)close(fd);
+	if (fd == -1)
 		return NULL;
-	}
-	if (fgets(line, sizeof(line), f) != NULL &&
-	    strncmp(line, WORKERS_HEADER " ", sizeof(WORKERS_HEADER)) == 0 &&
-	    scan_longs(line + sizeof(WORKERS_HEADER), v, 2) == 2 &&
+	/* Only a file of the pidfile's owner, that the daemon holds. */
+	if (fstat(fd, &a) == 0 && stat(pidfile, &b) == 0 &&
+	    a.st_uid == b.st_uid && S_ISREG(a.st_mode) &&
+	    fcntl(fd, F_GETLK, &lock) == 0 && lock.l_type != F_UNLCK &&
+	    lock.l_pid == holder)
+		text = read_small_file(fd, WORKERS_MAX);
+	(void)close(fd);
+	if (text != NULL &&
+	    strncmp(text, WORKERS_HEADER " ", sizeof(WORKERS_HEADER)) == 0 &&
+	    scan_longs(text + sizeof(WORKERS_HEADER), v, 2) == 2 &&
 	    v[0] == holder) {
 		if (stop_ms != NULL)
 			*stop_ms = v[1];
-		return f;
+		return text;
 	}
-	(void)fclose(f);
+	free(text);
+	return NULL;
+}
+
+/* All of fd, up to max bytes, as a string to free; NULL if longer. */
+static char *
+read_small_file(int fd, size_t max)
+{
+	char *text = malloc(max + 1);
+	size_t len = 0;
+	ssize_t n;
+
+	while (text != NULL && len <= max) {
+		n = read(fd, text + len, max + 1 - len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	if (text != NULL && len <= max) {
+		text[len] = '\0';
+		return text;
+	}
+	free(text);
 	return NULL;
 }
 
@@ -383,9 +400,9 @@ print_worker(int id, long pid, long started, int restarts, int how,
 	else if (how != 0)
 		(void)fmt(last, sizeof(last), "signal %d", code - 128);
 	if (pid > 0)
-		printf("worker %d: pid %ld, up %lds, %d restarts, last exit "
-		    "%s\n", id, pid, up > 0 ? up : 0, restarts, last);
+		(void)msg_out("worker %d: pid %ld, up %lds, %d restarts, last "
+		    "exit %s\n", id, pid, up > 0 ? up : 0, restarts, last);
 	else
-		printf("worker %d: not running, %d restarts, last exit %s\n",
-		    id, restarts, last);
+		(void)msg_out("worker %d: not running, %d restarts, last exit "
+		    "%s\n", id, restarts, last);
 }

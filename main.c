@@ -8,7 +8,7 @@
 #include <sys/auxv.h>
 
 #include <signal.h>
-#include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "control.h"
@@ -45,8 +45,6 @@ main(int argc, char *argv[])
 	options_free(&o);
 	if (r == -1)
 		return fail_report();
-	/* --status and --stop answer by their exit status, written or not. */
-	(void)fflush(stdout);
 	return r;
 }
 
@@ -79,7 +77,7 @@ run(const struct options *o)
 static int
 print_text(const char *text)
 {
-	if (fputs(text, stdout) == EOF || fflush(stdout) == EOF)
+	if (write_all(STDOUT_FILENO, text, strlen(text)) == -1)
 		return fail(EXIT_SELF, "write standard output");
 	return EXIT_OK;
 }

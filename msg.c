@@ -3,8 +3,8 @@
  * recorded last) is the program's one deliberate global.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -44,6 +44,23 @@ void
 msg_to_pipe(int fd)
 {
 	msg.pipe = fd;
+}
+
+/* Text of ours on standard output (--status, --stop): 0, or -1 with errno. */
+int
+msg_out(const char *format, ...)
+{
+	char text[PATH_MAX + MSG_MAX];
+	va_list ap;
+	int n;
+
+	va_start(ap, format);
+	n = fmt_v(text, sizeof(text), format, ap);
+	va_end(ap);
+	if (n < 0)
+		return -1;
+	return write_all(STDOUT_FILENO, text, (size_t)n < sizeof(text) ?
+	    (size_t)n : sizeof(text) - 1);
 }
 
 /* A line another process formatted: "daemonize: text". */

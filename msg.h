@@ -33,6 +33,7 @@ void msg_set_fd(int fd);
 
 void verbose(const char *fmt, ...) PRINTF_LIKE(1, 2);
 void warning(const char *fmt, ...) PRINTF_LIKE(1, 2);
+int msg_out(const char *fmt, ...) PRINTF_LIKE(1, 2);
 int fail(int code, const char *fmt, ...) PRINTF_LIKE(2, 3);
 int failx(int code, const char *fmt, ...) PRINTF_LIKE(2, 3);
 void fail_set(int code, const char *text);

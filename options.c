@@ -18,7 +18,6 @@
 #define DEFAULT_MAX_RESTARTS 10
 #define DEFAULT_MIN_UPTIME 10
 #define DEFAULT_KILL_TIMEOUT 10
-#define MAX_WORKERS 1024
 
 /* Long options without a letter. */
 enum {
@@ -304,7 +303,7 @@ take_supervise_option(struct options *o, int c, const char *arg)
 		to = &o->workers;
 		name = "-n";
 		min = 1;
-		max = MAX_WORKERS;
+		max = WORKERS_LIMIT;
 	} else if (c == OPT_MAX_RESTARTS) {
 		to = &o->max_restarts;
 		name = "--max-restarts";

@@ -8,6 +8,9 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+/* The most workers -n takes. */
+#define WORKERS_LIMIT 1024
+
 enum mode {
 	MODE_START,		/* the default: start a daemon */
 	MODE_STATUS,		/* --status */

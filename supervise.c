@@ -181,7 +181,7 @@ set_up(struct supervisor *sv)
 	sv->plan.keep_root = false;
 	sv->plan.parent = sv->self;
 	sv->plan.dir = ".";
-	sv->state_size = 64 + n * 96;
+	sv->state_size = WORKERS_SIZE(n);
 	sv->w = calloc(n, sizeof(*sv->w));
 	/* Each worker has up to two pipes polled: status and ready. */
 	sv->pfd = calloc(2 * n + 2, sizeof(*sv->pfd));

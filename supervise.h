@@ -21,6 +21,10 @@
  */
 #define WORKERS_SUFFIX ".workers"
 #define WORKERS_HEADER "daemonize-workers"
+/* Its size: the first line, and a line per worker, at most. */
+#define WORKERS_LINE_MAX 96
+#define WORKERS_SIZE(n) (64 + (size_t)(n) * WORKERS_LINE_MAX)
+#define WORKERS_MAX WORKERS_SIZE(WORKERS_LIMIT)
 /* After SIGKILL, how long a group may take to go before a stop goes on. */
 #define SUPERVISE_KILL_WAIT_MS 5000
 
