@@ -472,7 +472,7 @@ check_mode(struct options *o)
 		o->wait = DEFAULT_WAIT;
 	if (o->wait != 0 && o->foreground)
 		return usage_error("-w and --ready-fd do not go with -f");
-	if (check_supervise(o) == -1 || check_relay(o) == -1)
+	if (check_relay(o) == -1 || check_supervise(o) == -1)
 		return -1;
 	if (o->argv[0] == NULL)
 		return usage_error("no command given");
@@ -489,7 +489,7 @@ check_supervise(struct options *o)
 		o->restart = RESTART_ON_FAILURE;
 	if (o->supervise_set && o->restart == RESTART_NONE)
 		return usage_error("--max-restarts, --min-uptime and "
-		    "--kill-timeout need -r or -n");
+		    "--kill-timeout need a supervisor: -r, -n, -S, -T or -H");
 	return 0;
 }
 
@@ -501,10 +501,13 @@ check_relay(struct options *o)
 		return usage_error("-t needs -S");
 	if (o->reopen && o->out == NULL && o->err == NULL)
 		return usage_error("-H needs -o or -e");
+	if (o->timestamps && o->out == NULL && o->err == NULL &&
+	    !o->foreground)
+		return usage_error("-T needs -o, -e or -f");
 	o->relay = o->syslog || o->timestamps || o->reopen;
 	/* The relay is a supervisor: one that restarts nothing, unless
 	 * told otherwise. */
-	if (o->relay && o->restart == RESTART_NONE)
+	if (o->relay && o->restart == RESTART_NONE && !o->workers_set)
 		o->restart = RESTART_NO;
 	return 0;
 }
