@@ -60,6 +60,7 @@ struct relay {
 	struct relay_output out[2];
 	bool same;		/* one file for both */
 	char *buf;		/* a read's worth */
+	char *gather;		/* -T: stamps and lines, copied together */
 	struct logsend log;
 	pid_t self;
 	struct fmt_clock clock;	/* for -T */
