@@ -70,6 +70,7 @@ static void flush(struct relay *, int, struct batch *);
 static void put(struct relay *, int, struct iovec *, int, size_t);
 static char skip(struct iovec **, int *, size_t);
 static bool say_loss(struct relay_output *);
+static bool ends_line(int);
 static void lose(struct relay *, struct relay_output *, size_t, int);
 static void keep_pending(struct relay_output *, const struct iovec *, int);
 static void write_pending(struct relay *, struct relay_output *);
@@ -486,7 +487,8 @@ say_loss(struct relay_output *o)
 	int n;
 
 	n = fmt(line, sizeof(line), "%sdaemonize: %lld bytes lost: %s\n",
-	    o->cut ? "\n" : "", o->lost, strerror(o->lost_errno));
+	    o->cut && !ends_line(o->fd) ? "\n" : "", o->lost,
+	    strerror(o->lost_errno));
 	if (n <= 0 || (size_t)n >= sizeof(line) || write(o->fd, line,
 	    (size_t)n) != n)
 		return false;
@@ -494,6 +496,21 @@ say_loss(struct relay_output *o)
 	o->lost_errno = 0;
 	o->cut = false;
 	return true;
+}
+
+/*
+ * Whether fd is where a line starts: a file that is empty (truncated by
+ * its rotation, say) or ends in a newline; not known for others.
+ */
+static bool
+ends_line(int fd)
+{
+	struct stat sb;
+	char c;
+
+	return fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) &&
+	    (sb.st_size == 0 || (pread(fd, &c, 1, sb.st_size - 1) == 1 &&
+	    c == '\n'));
 }
 
 /* Counts what could not be written; syslog hears when the loss begins. */

@@ -376,6 +376,8 @@ reopen_outputs(struct supervisor *sv)
 
 	p.append = true;
 	p.out_fd = p.err_fd = -1;
+	/* The launcher's pipes are long closed: their numbers mean nothing. */
+	p.report_fd = p.ready_fd = -1;
 	if (fchdir(sv->startdir) == 0) {
 		r = open_files(&p, &out, &err);
 		if (chdir(sv->s->plan->dir) == -1)
