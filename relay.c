@@ -294,7 +294,7 @@ take_line(struct relay *r, struct relay_stream *st, const char *data,
 {
 	const char *nl = memchr(data, '\n', (size_t)(end - data));
 	size_t n = nl != NULL ? (size_t)(nl - data) + 1 : (size_t)(end - data);
-	size_t room = (size_t)RELAY_LINE_MAX - st->len;
+	size_t room = (size_t)RELAY_LINE_MAX - st->len, size;
 	char *line;
 
 	if (st->len == 0 && nl != NULL && n <= room) {
@@ -304,14 +304,19 @@ take_line(struct relay *r, struct relay_stream *st, const char *data,
 	if (n > room)
 		n = room;
 	if (st->len + n > st->size) {
-		line = realloc(st->line, st->len + n);
+		/* Twice as much each time: a long line is copied a few times,
+		 * not once a read. */
+		size = st->size * 2 > st->len + n ? st->size * 2 : st->len + n;
+		if (size > (size_t)RELAY_LINE_MAX)
+			size = (size_t)RELAY_LINE_MAX;
+		line = realloc(st->line, size);
 		if (line == NULL) {
 			/* No room to gather it: pass on what we have. */
 			emit(r, st, data, n, b);
 			return data + n;
 		}
 		st->line = line;
-		st->size = st->len + n;
+		st->size = size;
 	}
 	memcpy(st->line + st->len, data, n);
 	st->len += n;
