@@ -371,7 +371,9 @@ to_syslog(struct relay *r, struct relay_stream *st, const char *line,
 	size_t k;
 
 	do {
-		k = n < RELAY_SYSLOG_MAX ? n : RELAY_SYSLOG_MAX;
+		/* The mark counts: no message carries more than the most. */
+		k = RELAY_SYSLOG_MAX - (more ? sizeof(continued_mark) - 1 : 0);
+		k = n < k ? n : k;
 		logsend_line(&r->log, prio, r->s.tag, st->pid, more ?
 		    continued_mark : "", line, k);
 		line += k;
