@@ -129,18 +129,19 @@ load relay-helpers
 
 @test "each of -S, -T, -H: the pidfile holds a supervisor whose one child runs the command" {
 	exe=$(readlink -f "$DAEMONIZE")
-	i=0
-	for opts in -S -T "-H -o out"; do
-		i=$((i + 1))
+	# Not $i: bats's run sets it.
+	k=0
+	for opts in -S "-T -o out" "-H -o out"; do
+		k=$((k + 1))
 		# shellcheck disable=SC2086 # split on purpose
-		"$DAEMONIZE" $opts -p "$PF.$i" sleep 1000
-		sup=$(pid_in "$PF.$i")
+		"$DAEMONIZE" $opts -p "$PF.$k" sleep 1000
+		sup=$(pid_in "$PF.$k")
 		echo "$opts: supervisor $sup" >&2
 		[ "$(readlink "/proc/$sup/exe")" = "$exe" ]
 		w=$(only_child "$sup")
 		wait_exec "$w" sleep
 		[ "$(cmdline_of "$w")" = "sleep 1000 " ]
-		run -0 "$DAEMONIZE" --status -p "$PF.$i"
+		run -0 "$DAEMONIZE" --status -p "$PF.$k"
 		[ "${lines[0]}" = "running (pid $sup)" ]
 	done
 }
