@@ -214,8 +214,11 @@ relay_take(struct relay *r, const struct pollfd *pfd, int n)
 		if (pfd[k].revents == 0)
 			continue;
 		if (pfd[k].events == POLLOUT) {
-			write_pending(r, pfd[k].fd == r->out[0].fd ?
-			    &r->out[0] : &r->out[1]);
+			/* (A HUP may have put another file there since.) */
+			for (i = 0; i < 2; i++)
+				if (r->out[i].fd == pfd[k].fd &&
+				    r->out[i].pending_len > 0)
+					write_pending(r, &r->out[i]);
 			continue;
 		}
 		for (i = 0; i < r->nstreams; i++)

@@ -648,7 +648,9 @@ run(struct supervisor *sv)
 		}
 		if (sv->pfd[0].revents != 0 && take_signals(sv) == -1)
 			break;
-		/* Execs first: a worker is known to run before it is ready. */
+		/* Execs first: a worker is known to run before it is ready.
+		 * The relay's entries, after ours, are its own. */
+		n = (nfds_t)sv->relay_at;
 		take_exec_pipes(sv, n);
 		if (sv->pfd[1].revents != 0 && !sv->done)
 			take_notification(sv);
