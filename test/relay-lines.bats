@@ -66,6 +66,23 @@ long_line() {
 	unstamped out | cmp - <(seq 20000)
 }
 
+# The supervisor stopped while the command writes and exits: it sees the
+# exit and the lines together, and must write them all before it exits.
+# 10,000 lines fit in a pipe of 64 KiB, so the command never waits.
+@test "lines still in the pipe when the supervisor sees the exit are all written before it exits" {
+	"$DAEMONIZE" -T -o out -c "$BATS_TEST_TMPDIR" -p "$PF" sh -c \
+		'echo $$ >w; while [ ! -e go ]; do sleep 0.02; done; exec seq 10000'
+	sup=$(pid_in "$PF")
+	wait_until 5 '[ -s w ]'
+	w=$(cat w)
+	kill -STOP "$sup"
+	: >go
+	wait_until 5 "[ \"\$(proc_state $w)\" = Z ]"
+	kill -CONT "$sup"
+	wait_until 5 "! is_alive $sup"
+	unstamped out | cmp - <(seq 10000)
+}
+
 @test "-r: 20,000 lines written before a SIGKILL are all there before the restart's" {
 	"$DAEMONIZE" -r -H -o out -c "$BATS_TEST_TMPDIR" -p "$PF" sh -c '
 		if [ -e once ]; then echo restarted; exec sleep 1000; fi

@@ -199,10 +199,10 @@ EOF
 	small=/proc/$sup/root$BATS_TEST_TMPDIR/small
 	wait_until 5 "[ \"\$(stat -f -c %a $small)\" -eq 0 ]"
 	wait_until 5 '[ -s progress ]'
-	# The disk is full, and the command writes on: 2000 lines of 100
-	# bytes, three pipes' worth, that could go nowhere.
+	# The disk is full, and the command writes on: 12,000 lines of 100
+	# bytes, more than a pipe holds (up to 1 MiB), that could go nowhere.
 	p=$(cat progress)
-	wait_until 5 "[ \"\$(cat progress)\" -ge $((p + 2000)) ]" || {
+	wait_until 10 "[ \"\$(cat progress)\" -ge $((p + 12000)) ]" || {
 		echo "stuck at $(cat progress): state $(proc_state "$w"), in $(cat "/proc/$w/wchan")" >&2
 		return 1
 	}

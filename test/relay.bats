@@ -347,11 +347,12 @@ EOF
 
 @test "-H with the file's directory removed: nothing blocks, and lines come back once it is made again" {
 	mkdir logs
-	# Lines of 1000 bytes: 100 of them fill a pipe the relay stopped reading.
+	# Lines of 1000 bytes, and their count in ./progress every 10.
 	"$DAEMONIZE" -H -o logs/out -c "$BATS_TEST_TMPDIR" -p "$PF" sh -c '
 		pad=$(printf "%01000d" 0); i=0
 		while :; do
 			i=$((i + 1)); echo "line $i $pad"
+			[ $((i % 10)) -eq 0 ] || continue
 			echo $i >progress.tmp; mv progress.tmp progress; sleep 0.01
 		done'
 	sup=$(pid_in "$PF")
@@ -359,9 +360,10 @@ EOF
 	wait_until 5 'grep -q "^line " logs/out && [ -s progress ]'
 	rm -rf logs
 	kill -HUP "$sup"
-	# The command goes on writing, and the supervisor answers.
+	# The command goes on writing, more than a pipe holds (up to 1 MiB),
+	# and the supervisor answers.
 	p=$(cat progress)
-	wait_until 5 "[ \"\$(cat progress)\" -ge $((p + 100)) ]"
+	wait_until 10 "[ \"\$(cat progress)\" -ge $((p + 1100)) ]"
 	run -0 timeout 5 "$DAEMONIZE" --status -p "$PF"
 	[ "${lines[0]}" = "running (pid $sup)" ]
 	is_alive "$sup"
