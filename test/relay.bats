@@ -307,8 +307,12 @@ EOF
 # --- -H ---
 
 @test "-H: three rotations while lines stream lose, repeat and split none" {
-	"$DAEMONIZE" -H -o log -c "$BATS_TEST_TMPDIR" -p "$PF" sh -c \
-		'i=0; while [ ! -e stop ]; do i=$((i + 1)); echo $i; done; echo $i >count'
+	# Each line in two writes, its number then its newline: a HUP may come
+	# between them.
+	"$DAEMONIZE" -H -o log -c "$BATS_TEST_TMPDIR" -p "$PF" sh -c '
+		i=0
+		while [ ! -e stop ]; do i=$((i + 1)); printf %d $i; echo; done
+		echo $i >count'
 	sup=$(pid_in "$PF")
 	for n in 1 2 3; do
 		wait_until 5 '[ "$(lines_in log)" -ge 200 ]'
