@@ -52,8 +52,10 @@ in_private_dev() {
 		mode=$1 py=$2 dir=$3
 		shift 3
 		if [ "$mode" != none ]; then
-			"$py" "$dir/receiver.py" /dev/log "$dir/syslog" "$mode" \
-				>"$dir/receiver.log" 2>&1 3>&- &
+			# Not a child of this shell: daemonize -f, which it
+			# becomes, would stop it with the orphans it reaps.
+			("$py" "$dir/receiver.py" /dev/log "$dir/syslog" "$mode" \
+				>"$dir/receiver.log" 2>&1 3>&- &)
 			n=0
 			while [ ! -e "$dir/syslog.bound" ]; do
 				n=$((n + 1)); [ $n -lt 250 ] || exit 1; sleep 0.02
