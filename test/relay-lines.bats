@@ -31,6 +31,14 @@ long_line() {
 	cmp out <(long_line 16777216 a; printf '... '; long_line 10 a)
 }
 
+@test "-T: a line cut after 16 MiB goes on after a stamp and '... '" {
+	run -0 "$DAEMONIZE" -f -T -o out perl -e 'print "a" x (16 * 1048576 + 10), "\n"'
+	[ "$(lines_in out)" -eq 2 ]
+	[[ $(head -c 30 out) =~ ^$TS\ $ ]]
+	[[ $(tail -n 1 out) =~ ^$TS\ \.\.\.\ a{10}$ ]]
+	head -n 1 out | tail -c +31 | cmp - <(long_line 16777216 a)
+}
+
 @test "a last line without a newline is delivered, with a newline" {
 	run -0 "$DAEMONIZE" -f -H -o out printf 'one\ntwo'
 	cmp out <(printf 'one\ntwo\n')

@@ -171,9 +171,9 @@ long_line() {
 	cmp out <(seq 10000)
 }
 
-@test "a full disk does not block the command; once there is room the file says how many bytes were lost" {
-	require_mount_namespace
-	# Lines of 100 bytes as fast as it goes, and its count in ./progress.
+# A worker that writes lines of 100 bytes as fast as it goes, and its
+# count in ./progress every 100.
+write_fast_worker() {
 	script worker <<'EOF'
 #!/usr/bin/perl
 $| = 1;
@@ -189,20 +189,35 @@ while (1) {
 	select(undef, undef, undef, 0.01);
 }
 EOF
+}
+
+# Starts daemonize ARGS... -c DIR -p $PF ./worker in a mount namespace of
+# its own where ./small is a file system of 64 KiB, 16 KiB of it taken by
+# ./small/filler; sets $sup, $w, and $small, the path to ./small from
+# outside; returns once it is full.
+start_on_small_fs() {
+	require_mount_namespace
+	write_fast_worker
 	mkdir small
 	timeout 10 unshare -m sh -c '
 		mount -t tmpfs -o size=64k tmpfs "$1/small" || exit 1
 		head -c 16384 /dev/zero >"$1/small/filler" || exit 1
-		exec "$2" -T -o "$1/small/out" -c "$1" -p "$3" "$1/worker"
-	' sh "$BATS_TEST_TMPDIR" "$DAEMONIZE" "$PF"
+		dir=$1
+		shift
+		exec "$@" "$dir/worker"
+	' sh "$BATS_TEST_TMPDIR" "$DAEMONIZE" "$@" -c "$BATS_TEST_TMPDIR" -p "$PF"
 	sup=$(pid_in "$PF")
 	w=$(only_child "$sup")
 	# The file system, seen from the supervisor's mount namespace.
 	small=/proc/$sup/root$BATS_TEST_TMPDIR/small
 	wait_until 5 "[ \"\$(stat -f -c %a $small)\" -eq 0 ]"
 	wait_until 5 '[ -s progress ]'
-	# The disk is full, and the command writes on: 12,000 lines of 100
-	# bytes, more than a pipe holds (up to 1 MiB), that could go nowhere.
+}
+
+# The disk full, the command writes on: 12,000 lines of 100 bytes, more
+# than a pipe holds (up to 1 MiB), that could go nowhere.
+assert_progress_on_full_disk() {
+	local p
 	p=$(cat progress)
 	wait_until 10 "[ \"\$(cat progress)\" -ge $((p + 12000)) ]" || {
 		echo "stuck at $(cat progress): state $(proc_state "$w"), in $(cat "/proc/$w/wchan")" >&2
@@ -210,6 +225,11 @@ EOF
 	}
 	[ "$(stat -f -c %a "$small")" -eq 0 ]
 	is_alive "$sup"
+}
+
+@test "a full disk does not block the command; once there is room the file says how many bytes were lost" {
+	start_on_small_fs -T -o "$BATS_TEST_TMPDIR/small/out"
+	assert_progress_on_full_disk
 	rm "$small/filler"
 	wait_until 10 "grep -aEqx '($TS )?daemonize: [0-9]+ bytes lost: No space left on device' $small/out" || {
 		grep -a daemonize "$small/out" >&2
@@ -218,4 +238,13 @@ EOF
 	grep -aEx "($TS )?daemonize: [0-9]+ bytes lost: No space left on device" "$small/out" >&2
 	is_alive "$sup"
 	[ "$(only_child "$sup")" = "$w" ]
+}
+
+@test "a loss the disk never let the relay tell in the file is told in the -e file when the supervisor exits" {
+	start_on_small_fs -T -o "$BATS_TEST_TMPDIR/small/out" -e err
+	assert_progress_on_full_disk
+	run -0 "$DAEMONIZE" --stop -p "$PF"
+	wait_until 5 "! is_alive $sup"
+	cat err >&2
+	grep -Eq '[1-9][0-9]* bytes lost: No space left on device' err
 }
