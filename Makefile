@@ -22,9 +22,9 @@ SANITIZE = -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer -g
 
 SRC = main.c options.c launch.c supervise.c control.c spawn.c creds.c ready.c \
-	pidfile.c proc.c logsend.c msg.c fmt.c
+	pidfile.c proc.c logsend.c relay.c msg.c fmt.c
 HDR = options.h launch.h supervise.h control.h spawn.h creds.h ready.h \
-	pidfile.h proc.h logsend.h msg.h fmt.h
+	pidfile.h proc.h logsend.h relay.h msg.h fmt.h
 TESTBINS = daemonize-close-proc daemonize-close-loop daemonize-no-pidfd \
 	daemonize-hooks
 

@@ -256,3 +256,27 @@ scan_longs(const char *s, long *v, int n)
 	errno = saved;
 	return i;
 }
+
+/*
+ * "2026-11-30T01:02:03.456+01:00": ISO 8601 local time with milliseconds
+ * and the UTC offset; its length, or 0 if the time has no local form.
+ */
+size_t
+fmt_time(char *buf, size_t size, const struct timespec *ts,
+    struct fmt_clock *c)
+{
+	long off;
+	int n;
+
+	if (ts->tv_sec != c->sec) {
+		if (localtime_r(&ts->tv_sec, &c->tm) == NULL)
+			return 0;
+		c->sec = ts->tv_sec;
+	}
+	off = c->tm.tm_gmtoff / 60;
+	n = fmt(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03ld%c%02ld:%02ld",
+	    c->tm.tm_year + 1900, c->tm.tm_mon + 1, c->tm.tm_mday,
+	    c->tm.tm_hour, c->tm.tm_min, c->tm.tm_sec, ts->tv_nsec / 1000000,
+	    off < 0 ? '-' : '+', labs(off) / 60, labs(off) % 60);
+	return n < 0 ? 0 : (size_t)n < size ? (size_t)n : size - 1;
+}

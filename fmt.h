@@ -13,6 +13,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <time.h>
 
 #define FMT_LIKE(f, a) __attribute__((format(printf, f, a)))
 
@@ -20,5 +21,14 @@ int fmt(char *buf, size_t size, const char *format, ...) FMT_LIKE(3, 4);
 int fmt_v(char *buf, size_t size, const char *format, va_list ap)
     FMT_LIKE(3, 0);
 int scan_longs(const char *s, long *v, int n);
+
+/* The local time of one second, kept: looked up again once a second. */
+struct fmt_clock {
+	time_t sec;
+	struct tm tm;
+};
+
+size_t fmt_time(char *buf, size_t size, const struct timespec *ts,
+    struct fmt_clock *c);
 
 #endif

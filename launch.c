@@ -86,6 +86,7 @@ static int lock_files(struct launch *);
 static int lock_file(const char *, const char *, int, int *);
 static int open_piddir(struct launch *);
 static int run_supervisor(struct launch *);
+static const char *command_name(const char *);
 static int run_foreground(struct launch *);
 
 /* Starts the daemon; 0 once it runs (is ready, with -w), else -1. */
@@ -715,8 +716,22 @@ run_supervisor(struct launch *l)
 		.ready_fd = l->ready.is_pipe ? l->plan.ready_fd : -1,
 		.wait = o->wait != 0, .foreground = o->foreground,
 		.piddir = l->piddir, .pidname = l->pidname,
+		.relay = o->relay, .reopen = o->reopen,
+		.relaying = { .stamps = o->timestamps, .syslog = o->syslog,
+		    .facility = o->facility, .level = o->level,
+		    .tag = o->tag != NULL ? o->tag : command_name(o->argv[0]),
+		    .avoid = l->plan.avoid },
 	};
 	return supervise(&s);
+}
+
+/* The command's name, as syslog tags it: its last component. */
+static const char *
+command_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash != NULL && slash[1] != '\0' ? slash + 1 : path;
 }
 
 /* The pidfile's directory, and its name there; nothing without -p. */

@@ -23,28 +23,26 @@
 #define RETRY_MS 1000
 
 static int log_connect(struct logsend *);
+static const char *stamp(struct logsend *);
 
 /*
- * "<PRI>Mmm dd hh:mm:ss daemonize[PID]: text", the form syslog(3) sends,
- * with priority holding both the facility and the level.
+ * "<PRI>Mmm dd hh:mm:ss TAG[PID]: MARKtext", the form syslog(3) sends,
+ * with priority holding both the facility and the level: one datagram.
  */
 void
-logsend_line(struct logsend *l, int priority, pid_t pid, const char *text)
+logsend_line(struct logsend *l, int priority, const char *tag, pid_t pid,
+    const char *mark, const char *text, size_t len)
 {
-	char head[64], stamp[32] = "";
+	char head[128];
 	struct iovec iov[2] = { { .iov_base = head }, { .iov_base =
-	    (char *)(uintptr_t)text, .iov_len = strlen(text) } };
+	    (char *)(uintptr_t)text, .iov_len = len } };
 	struct msghdr m = { .msg_iov = iov, .msg_iovlen = 2 };
-	time_t now = time(NULL);
-	struct tm tm;
 	int n, try;
 
-	if (localtime_r(&now, &tm) != NULL)
-		(void)fmt(stamp, sizeof(stamp), "%.3s %2d %02d:%02d:%02d ",
-		    &"JanFebMarAprMayJunJulAugSepOctNovDec"[tm.tm_mon % 12 * 3],
-		    tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-	n = fmt(head, sizeof(head), "<%d>%sdaemonize[%ld]: ", priority, stamp,
-	    (long)pid);
+	if (l->fd == -1 && log_connect(l) == -1)
+		return;
+	n = fmt(head, sizeof(head), "<%d>%s%.64s[%ld]: %s", priority,
+	    stamp(l), tag, (long)pid, mark);
 	if (n < 0 || (size_t)n >= sizeof(head))
 		return;
 	iov[0].iov_len = (size_t)n;
@@ -57,6 +55,24 @@ logsend_line(struct logsend *l, int priority, pid_t pid, const char *text)
 			return;
 		logsend_close(l);
 	}
+}
+
+/* The time, as syslog(3) writes it, worked out once a second. */
+static const char *
+stamp(struct logsend *l)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+
+	if (now == l->stamp_at)
+		return l->stamp;
+	l->stamp[0] = '\0';
+	if (localtime_r(&now, &tm) != NULL)
+		(void)fmt(l->stamp, sizeof(l->stamp), "%.3s %2d %02d:%02d:%02d ",
+		    &"JanFebMarAprMayJunJulAugSepOctNovDec"[tm.tm_mon % 12 * 3],
+		    tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	l->stamp_at = now;
+	return l->stamp;
 }
 
 static int

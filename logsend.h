@@ -6,16 +6,20 @@
 #ifndef LOGSEND_H
 #define LOGSEND_H
 
+#include <stddef.h>
 #include <sys/types.h>
+#include <time.h>
 
 struct logsend {
 	int fd;			/* our datagram socket, or -1 until used */
 	int avoid;		/* where no descriptor of ours may sit */
 	long retry_at;		/* no log daemon: not asked again before */
+	time_t stamp_at;	/* the second stamp names */
+	char stamp[20];		/* "Mmm dd hh:mm:ss " */
 };
 
-void logsend_line(struct logsend *l, int priority, pid_t pid,
-    const char *text);
+void logsend_line(struct logsend *l, int priority, const char *tag,
+    pid_t pid, const char *mark, const char *text, size_t len);
 void logsend_close(struct logsend *l);
 
 #endif

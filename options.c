@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 
 #include "fmt.h"
 #include "msg.h"
@@ -39,6 +40,7 @@ static const struct option longopts[] = {
 	{ "stderr",	required_argument,	NULL, 'e' },
 	{ "foreground",	no_argument,		NULL, 'f' },
 	{ "help",	no_argument,		NULL, 'h' },
+	{ "reopen",	no_argument,		NULL, 'H' },
 	{ "lockfile",	required_argument,	NULL, 'l' },
 	{ "umask",	required_argument,	NULL, 'm' },
 	{ "stdout",	required_argument,	NULL, 'o' },
@@ -46,6 +48,9 @@ static const struct option longopts[] = {
 	{ "pidfile",	required_argument,	NULL, 'p' },
 	{ "quiet",	no_argument,		NULL, 'q' },
 	{ "restart",	optional_argument,	NULL, 'r' },
+	{ "syslog",	optional_argument,	NULL, 'S' },
+	{ "tag",	required_argument,	NULL, 't' },
+	{ "timestamps",	no_argument,		NULL, 'T' },
 	{ "user",	required_argument,	NULL, 'u' },
 	{ "verbose",	no_argument,		NULL, 'v' },
 	{ "version",	no_argument,		NULL, 'V' },
@@ -69,6 +74,8 @@ static int take_user(struct options *, char *);
 static int take_restart(struct options *, const char *);
 static int take_supervise_option(struct options *, int, const char *);
 static int check_supervise(struct options *);
+static int take_syslog(struct options *, const char *);
+static int check_relay(struct options *);
 static int bad_option(int, const char *);
 static int match_long(const char *, size_t, const struct option **);
 static int check_mode(struct options *);
@@ -78,11 +85,12 @@ static int add_env(struct options *, char *);
 static int usage_error(const char *, ...) PRINTF_LIKE(1, 2);
 
 const char usage_text[] =
-"usage: daemonize [-afhqrvV] [-c dir] [-E name=value] [-e file] [-l lockfile]\n"
-"                 [-m umask] [-n workers] [-o file] [-p pidfile]\n"
-"                 [-u user[:group]] [-w[secs]] [--ready-fd=n]\n"
-"                 [--restart[=when]] [--max-restarts=n] [--min-uptime=secs]\n"
-"                 [--kill-timeout=secs] [--] command [arg ...]\n"
+"usage: daemonize [-afHhqrTvV] [-c dir] [-E name=value] [-e file]\n"
+"                 [-l lockfile] [-m umask] [-n workers] [-o file] [-p pidfile]\n"
+"                 [-S[facility[.level]]] [-t tag] [-u user[:group]] [-w[secs]]\n"
+"                 [--ready-fd=n] [--restart[=when]] [--max-restarts=n]\n"
+"                 [--min-uptime=secs] [--kill-timeout=secs]\n"
+"                 [--] command [arg ...]\n"
 "       daemonize --status [-q] -p pidfile\n"
 "       daemonize --stop [-q] [--signal=sig] [--timeout=secs] -p pidfile\n"
 "       daemonize --signal=sig -p pidfile\n"
@@ -97,6 +105,8 @@ const char usage_text[] =
 "  -e, --stderr=FILE         standard error to FILE (default /dev/null)\n"
 "  -f, --foreground          do not fork: exec command (-r, -n: supervise)\n"
 "                            in this process\n"
+"  -H, --reopen              SIGHUP reopens the -o and -e files (rotation)\n"
+"                            instead of going to command\n"
 "  -h, --help                show this help and exit\n"
 "  -l, --lockfile=FILE       hold a lock on FILE while command runs\n"
 "  -m, --umask=MODE          octal file creation mask (default 022)\n"
@@ -109,6 +119,11 @@ const char usage_text[] =
 "  -q, --quiet               --status and --stop print nothing\n"
 "  -r, --restart[=WHEN]      the daemon is a supervisor that restarts command\n"
 "                            on-failure (the default), always, or no\n"
+"  -S, --syslog[=FACILITY[.LEVEL]]\n"
+"                            command's stdout to syslog at FACILITY.LEVEL,\n"
+"                            stderr at FACILITY.err (default daemon.notice)\n"
+"  -T, --timestamps          begin each -o and -e line with the local time\n"
+"  -t, --tag=TAG             syslog tag of -S (default: command's name)\n"
 "  -u, --user=USER[:GROUP]   run command as USER (root only); -o and -e are\n"
 "                            opened as USER; a supervisor keeps root\n"
 "  -v, --verbose             report each step on standard error\n"
@@ -167,7 +182,7 @@ options_parse(struct options *o, int argc, char *argv[])
 		/* The argument being read, for messages: never argv[optind]
 		 * after the call, which musl leaves past the end. */
 		cur = optind < argc ? argv[optind] : NULL;
-		c = getopt_long(argc, argv, "+:ac:E:e:fhl:m:n:o:p:qru:vVw::",
+		c = getopt_long(argc, argv, "+:ac:E:e:fHhl:m:n:o:p:qrS::Tt:u:vVw::",
 		    longopts, NULL);
 		if (c == -1)
 			break;
@@ -193,6 +208,7 @@ take_option(struct options *o, int c, char *arg)
 	case 'E': return add_env(o, arg);
 	case 'e': return take_path(&o->err, "-e", arg);
 	case 'f': o->foreground = true; return 0;
+	case 'H': o->reopen = true; return 0;
 	case 'h': o->mode = MODE_HELP; return 0;
 	case 'l': return take_path(&o->lockfile, "-l", arg);
 	case 'm': return parse_umask(arg, &o->umask);
@@ -201,6 +217,9 @@ take_option(struct options *o, int c, char *arg)
 	case 'p': return take_path(&o->pidfile, "-p", arg);
 	case 'q': o->quiet = true; return 0;
 	case 'r': return take_restart(o, arg);
+	case 'S': return take_syslog(o, arg);
+	case 'T': o->timestamps = true; return 0;
+	case 't': return take_path(&o->tag, "-t", arg);
 	case 'u': return take_user(o, arg);
 	case 'v': o->verbose = true; return 0;
 	case 'V': o->mode = MODE_VERSION; return 0;
@@ -289,6 +308,58 @@ take_restart(struct options *o, const char *arg)
 		}
 	return usage_error("option --restart wants no, on-failure or always, "
 	    "not '%s'", arg);
+}
+
+static const struct {
+	const char *name;
+	int value;
+} facilities[] = {
+	{ "auth", LOG_AUTH }, { "authpriv", LOG_AUTHPRIV },
+	{ "cron", LOG_CRON }, { "daemon", LOG_DAEMON }, { "ftp", LOG_FTP },
+	{ "lpr", LOG_LPR }, { "mail", LOG_MAIL }, { "news", LOG_NEWS },
+	{ "syslog", LOG_SYSLOG }, { "user", LOG_USER }, { "uucp", LOG_UUCP },
+	{ "local0", LOG_LOCAL0 }, { "local1", LOG_LOCAL1 },
+	{ "local2", LOG_LOCAL2 }, { "local3", LOG_LOCAL3 },
+	{ "local4", LOG_LOCAL4 }, { "local5", LOG_LOCAL5 },
+	{ "local6", LOG_LOCAL6 }, { "local7", LOG_LOCAL7 }
+}, levels[] = {
+	{ "emerg", LOG_EMERG }, { "alert", LOG_ALERT }, { "crit", LOG_CRIT },
+	{ "err", LOG_ERR }, { "warning", LOG_WARNING },
+	{ "notice", LOG_NOTICE }, { "info", LOG_INFO }, { "debug", LOG_DEBUG }
+};
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+/* -S, --syslog[=FACILITY[.LEVEL]]: daemon.notice by default. */
+static int
+take_syslog(struct options *o, const char *arg)
+{
+	const char *dot = arg != NULL ? strchr(arg, '.') : NULL;
+	size_t len = arg == NULL ? 0 : dot != NULL ? (size_t)(dot - arg) :
+	    strlen(arg);
+	size_t i, j = COUNT(levels);
+
+	o->syslog = true;
+	o->facility = LOG_DAEMON;
+	o->level = LOG_NOTICE;
+	if (arg == NULL)
+		return 0;
+	for (i = 0; i < COUNT(facilities); i++)
+		if (strlen(facilities[i].name) == len &&
+		    strncmp(arg, facilities[i].name, len) == 0)
+			break;
+	for (j = 0; dot != NULL && j < COUNT(levels); j++)
+		if (strcmp(dot + 1, levels[j].name) == 0)
+			break;
+	if (i == COUNT(facilities) || j == COUNT(levels))
+		return usage_error("option -S wants FACILITY[.LEVEL]: auth, "
+		    "authpriv, cron, daemon, ftp, lpr, mail, news, syslog, "
+		    "user, uucp or local0 to local7, then emerg, alert, crit, "
+		    "err, warning, notice, info or debug; not '%s'", arg);
+	o->facility = facilities[i].value;
+	if (dot != NULL)
+		o->level = levels[j].value;
+	return 0;
 }
 
 /* -n and the numbers that tune a supervisor. */
@@ -401,7 +472,7 @@ check_mode(struct options *o)
 		o->wait = DEFAULT_WAIT;
 	if (o->wait != 0 && o->foreground)
 		return usage_error("-w and --ready-fd do not go with -f");
-	if (check_supervise(o) == -1)
+	if (check_relay(o) == -1 || check_supervise(o) == -1)
 		return -1;
 	if (o->argv[0] == NULL)
 		return usage_error("no command given");
@@ -418,7 +489,26 @@ check_supervise(struct options *o)
 		o->restart = RESTART_ON_FAILURE;
 	if (o->supervise_set && o->restart == RESTART_NONE)
 		return usage_error("--max-restarts, --min-uptime and "
-		    "--kill-timeout need -r or -n");
+		    "--kill-timeout need a supervisor: -r, -n, -S, -T or -H");
+	return 0;
+}
+
+/* -S, -T and -H put a relay between the command and its outputs. */
+static int
+check_relay(struct options *o)
+{
+	if (o->tag != NULL && !o->syslog)
+		return usage_error("-t needs -S");
+	if (o->reopen && o->out == NULL && o->err == NULL)
+		return usage_error("-H needs -o or -e");
+	if (o->timestamps && o->out == NULL && o->err == NULL &&
+	    !o->foreground)
+		return usage_error("-T needs -o, -e or -f");
+	o->relay = o->syslog || o->timestamps || o->reopen;
+	/* The relay is a supervisor: one that restarts nothing, unless
+	 * told otherwise. */
+	if (o->relay && o->restart == RESTART_NONE && !o->workers_set)
+		o->restart = RESTART_NO;
 	return 0;
 }
 

@@ -52,6 +52,13 @@ struct options {
 	int max_restarts;	/* --max-restarts: rapid failures; 0: no end */
 	int min_uptime;		/* --min-uptime: seconds */
 	int kill_timeout;	/* --kill-timeout: seconds */
+	bool syslog;		/* -S */
+	int facility;		/* -S: LOG_DAEMON, ... */
+	int level;		/* -S: of standard output; errors at LOG_ERR */
+	const char *tag;	/* -t, or NULL for the command's basename */
+	bool timestamps;	/* -T */
+	bool reopen;		/* -H */
+	bool relay;		/* -S, -T or -H: the supervisor relays output */
 	bool workers_set;	/* -n was given */
 	bool supervise_set;	/* one of the three numbers was given */
 	char **argv;		/* the command and its arguments */

@@ -316,10 +316,10 @@ place_fds(const struct spawn_plan *p, int out, int err)
 
 	if (fill && place(p->devnull, STDIN_FILENO, "standard input") == -1)
 		return -1;
-	if ((fill || p->out != NULL) &&
+	if ((fill || p->out != NULL || p->out_fd != -1) &&
 	    place(out, STDOUT_FILENO, "standard output") == -1)
 		return -1;
-	if ((fill || p->err != NULL) &&
+	if ((fill || p->err != NULL || p->err_fd != -1) &&
 	    place(err, STDERR_FILENO, "standard error") == -1)
 		return -1;
 	if (p->ready_fd != -1 &&

@@ -90,6 +90,10 @@ struct supervisor {
 	bool events_socket;	/* a socket: sent without waiting */
 	bool events_own;	/* our own, non-blocking description */
 	struct logsend log;	/* and to syslog */
+	struct relay relay;	/* -S, -T, -H */
+	int relay_fds[2];	/* a starting worker's ends of its pipes */
+	int relay_at, relay_n;	/* the relay's entries in pfd */
+	int startdir;		/* -H: where -o and -e are opened from */
 	pid_t self;
 	bool announced;		/* every worker was ready, and we said so */
 	bool running;		/* every worker was started once */
@@ -102,7 +106,11 @@ struct supervisor {
 static int set_up(struct supervisor *);
 static int catch_signals(struct supervisor *);
 static int open_outputs(struct supervisor *);
+static int open_files(const struct spawn_plan *, int *, int *);
 static void open_events(struct supervisor *, int);
+static int set_up_relay(struct supervisor *);
+static void reopen_outputs(struct supervisor *);
+static void report_loss(struct supervisor *);
 static int set_up_notify(struct supervisor *);
 static void name_state(struct supervisor *);
 static int start_all(struct supervisor *);
@@ -156,7 +164,9 @@ int
 supervise(const struct supervise_setup *s)
 {
 	struct supervisor sv = { .s = s, .sigfd = -1, .notify = -1,
-	    .events = -1, .state_fd = -1, .log = { -1, s->plan->avoid, 0 } };
+	    .events = -1, .state_fd = -1, .startdir = -1,
+	    .relay_fds = { -1, -1 },
+	    .log = { .fd = -1, .avoid = s->plan->avoid, .stamp_at = -1 } };
 	int r;
 
 	r = set_up(&sv);
@@ -183,8 +193,10 @@ set_up(struct supervisor *sv)
 	sv->plan.dir = ".";
 	sv->state_size = WORKERS_SIZE(n);
 	sv->w = calloc(n, sizeof(*sv->w));
-	/* Each worker has up to two pipes polled: status and ready. */
-	sv->pfd = calloc(2 * n + 2, sizeof(*sv->pfd));
+	/* Each worker has up to two pipes polled: status and ready; the
+	 * relay, its two outputs and up to four streams a worker. */
+	sv->pfd = calloc(2 * n + 2 + (s->relay ? 4 * n + 2 : 0),
+	    sizeof(*sv->pfd));
 	sv->which = calloc(2 * n + 2, sizeof(*sv->which));
 	sv->pins = calloc(n, sizeof(*sv->pins));
 	sv->state = malloc(sv->state_size);
@@ -195,8 +207,11 @@ set_up(struct supervisor *sv)
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)
 		return fail(EXIT_SELF, "become subreaper");
 	if (catch_signals(sv) == -1 || open_outputs(sv) == -1 ||
-	    set_up_notify(sv) == -1)
+	    set_up_relay(sv) == -1 || set_up_notify(sv) == -1)
 		return -1;
+	if (s->reopen && (sv->startdir = move_fd_off(open(".", O_PATH |
+	    O_DIRECTORY | O_CLOEXEC), sv->plan.avoid)) == -1)
+		return fail(EXIT_SELF, "open the working directory");
 	if (chdir(s->plan->dir) == -1)
 		return fail(EXIT_SELF, "change directory to %s", s->plan->dir);
 	name_state(sv);
@@ -259,26 +274,43 @@ static int
 open_outputs(struct supervisor *sv)
 {
 	struct spawn_plan *p = &sv->plan;
+	int out, err;
+
+	if (open_files(p, &out, &err) == -1)
+		return -1;
+	p->out_fd = out;
+	p->err_fd = err;
+	/* With a relay, events go through it: in order, on one description. */
+	if (!sv->s->relay)
+		open_events(sv, p->err != NULL ? err : sv->s->foreground ?
+		    STDERR_FILENO : -1);
+	return 0;
+}
+
+/* The files of p's -o and -e, opened as its user, appended to; -1 none. */
+static int
+open_files(const struct spawn_plan *p, int *out, int *err)
+{
 	struct creds_saved saved;
 	mode_t mask;
-	int out, err, r;
+	int r;
 
 	if (p->creds != NULL && creds_assume(p->creds, &saved) == -1)
 		return -1;
 	mask = umask(p->umask);
-	r = spawn_open_outputs(p, &out, &err);
+	r = spawn_open_outputs(p, out, err);
 	umask(mask);
 	if (p->creds != NULL && creds_restore(p->creds, &saved) == -1)
 		return -1;
 	if (r == -1)
 		return -1;
-	if ((p->out != NULL && fcntl(out, F_SETFL, O_APPEND) == -1) ||
-	    (p->err != NULL && fcntl(err, F_SETFL, O_APPEND) == -1))
+	if ((p->out != NULL && fcntl(*out, F_SETFL, O_APPEND) == -1) ||
+	    (p->err != NULL && fcntl(*err, F_SETFL, O_APPEND) == -1))
 		return fail(EXIT_SELF, "set outputs to append");
-	p->out_fd = p->out != NULL ? out : -1;
-	p->err_fd = p->err != NULL ? err : -1;
-	open_events(sv, p->err != NULL ? err : sv->s->foreground ?
-	    STDERR_FILENO : -1);
+	if (p->out == NULL)
+		*out = -1;
+	if (p->err == NULL)
+		*err = -1;
 	return 0;
 }
 
@@ -309,6 +341,54 @@ open_events(struct supervisor *sv, int fd)
 		sv->events = own;
 		sv->events_own = true;
 	}
+}
+
+/*
+ * -S, -T, -H: the files (or, with -f, our standard output and error) are
+ * the relay's; each worker gets pipes to it when it starts.
+ */
+static int
+set_up_relay(struct supervisor *sv)
+{
+	struct relay_setup rs = sv->s->relaying;
+	struct spawn_plan *p = &sv->plan;
+
+	if (!sv->s->relay)
+		return 0;
+	rs.out = p->out_fd != -1 ? p->out_fd : sv->s->foreground ?
+	    STDOUT_FILENO : -1;
+	rs.err = p->err_fd != -1 ? p->err_fd : sv->s->foreground ?
+	    STDERR_FILENO : -1;
+	p->out = p->err = NULL;
+	p->out_fd = p->err_fd = -1;
+	return relay_open(&sv->relay, &rs, sv->s->workers);
+}
+
+/*
+ * -H and SIGHUP: -o and -e opened again, from the directory we were
+ * started in, as the user, appending.
+ */
+static void
+reopen_outputs(struct supervisor *sv)
+{
+	struct spawn_plan p = *sv->s->plan;
+	int out = -1, err = -1, r;
+
+	p.append = true;
+	p.out_fd = p.err_fd = -1;
+	if (fchdir(sv->startdir) == 0) {
+		r = open_files(&p, &out, &err);
+		if (chdir(sv->s->plan->dir) == -1)
+			event(sv, LOG_ERR, "change directory to %s: %s",
+			    sv->s->plan->dir, strerror(errno));
+	} else
+		r = fail(EXIT_SELF, "open the start directory");
+	if (r == -1) {
+		event(sv, LOG_ERR, "reopen: %s", fail_text());
+		out = err = -1;
+	}
+	relay_reopen(&sv->relay, p.out != NULL ? out : -2,
+	    p.err != NULL ? err : -2);
 }
 
 /*
@@ -377,7 +457,8 @@ start_worker(struct supervisor *sv, int i)
 	pid_t pid = -1;
 
 	if (open_pipe(rep, sv->plan.avoid) == 0 && (sv->s->ready_fd == -1 ||
-	    open_pipe(rdy, sv->plan.avoid) == 0)) {
+	    open_pipe(rdy, sv->plan.avoid) == 0) && (!sv->s->relay ||
+	    relay_pipes(&sv->relay, i, sv->relay_fds) == 0)) {
 		pid = fork();
 		if (pid == -1)
 			(void)fail(EXIT_SELF, "fork worker %d", i);
@@ -387,9 +468,13 @@ start_worker(struct supervisor *sv, int i)
 	saved = errno;
 	close_fd(&rep[1]);
 	close_fd(&rdy[1]);
+	close_fd(&sv->relay_fds[0]);
+	close_fd(&sv->relay_fds[1]);
 	if (pid > 0) {
 		began(sv, i, pid, rdy[0]);
 		sv->w[i].exec_fd = rep[0];
+		if (sv->s->relay)
+			relay_started(&sv->relay, i, pid);
 		return 0;
 	}
 	close_fd(&rep[0]);
@@ -448,6 +533,8 @@ worker_child(struct supervisor *sv, int i, int report, int ready)
 
 	p.report_fd = report;
 	p.ready_fd = ready;
+	p.out_fd = sv->s->relay ? sv->relay_fds[0] : p.out_fd;
+	p.err_fd = sv->s->relay ? sv->relay_fds[1] : p.err_fd;
 	msg_to_pipe(report);
 	(void)fmt(id, sizeof(id), "%d", i);
 	if (setpgid(0, 0) == -1)
@@ -565,6 +652,9 @@ run(struct supervisor *sv)
 			take_notification(sv);
 		if (!sv->done)
 			take_ready_pipes(sv, n);
+		if (sv->relay_n > 0)
+			relay_take(&sv->relay, sv->pfd + sv->relay_at,
+			    sv->relay_n);
 		if (!sv->done)
 			run_timers(sv);
 	}
@@ -596,7 +686,9 @@ fill_pollfds(struct supervisor *sv)
 			    .events = POLLIN };
 		}
 	}
-	return n;
+	sv->relay_at = (int)n;
+	sv->relay_n = sv->s->relay ? relay_pollfds(&sv->relay, sv->pfd + n) : 0;
+	return n + (nfds_t)sv->relay_n;
 }
 
 /* Until the next restart or look at a group; -1 (forever) if none. */
@@ -642,7 +734,9 @@ take_signals(struct supervisor *sv)
 			    128 + (int)si.ssi_signo : EXIT_OK;
 			stop_all(sv);
 			return 0;
-		} else
+		} else if (si.ssi_signo == SIGHUP && sv->s->reopen)
+			reopen_outputs(sv);
+		else
 			forward(sv, (int)si.ssi_signo);
 		if (sv->done)
 			return 0;
@@ -718,6 +812,9 @@ worker_exited(struct supervisor *sv, int i, const siginfo_t *si)
 	w->how = si->si_code == CLD_EXITED ? CLD_EXITED : CLD_KILLED;
 	w->code = w->how == CLD_EXITED ? si->si_status : 128 + si->si_status;
 	close_fd(&w->ready_fd);
+	/* Its last words before the news of its end. */
+	if (sv->s->relay)
+		relay_drain(&sv->relay, i);
 	w->state = W_DRAINING;
 	w->killed = false;
 	w->kill_at = now + sv->s->kill_timeout_ms;
@@ -789,6 +886,8 @@ worker_gone(struct supervisor *sv, int i)
 
 	while (waitpid(w->pid, NULL, 0) == -1 && errno == EINTR)
 		continue;
+	if (sv->s->relay)
+		relay_drain(&sv->relay, i);
 	w->pid = 0;
 	w->state = W_DONE;
 	if (failed)
@@ -1116,6 +1215,8 @@ finish(struct supervisor *sv, bool ran)
 {
 	const struct spawn_plan *p = sv->s->plan;
 
+	if (sv->s->relay)
+		report_loss(sv);
 	if (sv->state_name[0] != '\0')
 		(void)unlinkat(sv->s->piddir, sv->state_name, 0);
 	if (ran && sv->s->piddir != -1 && p->locks[0] != -1 &&
@@ -1129,6 +1230,29 @@ finish(struct supervisor *sv, bool ran)
 	free(sv->which);
 	free(sv->pins);
 	free(sv->state);
+}
+
+/*
+ * The relay's end: what the workers wrote is all passed on, and what
+ * could not be, and never was said in its file, is said here.
+ */
+static void
+report_loss(struct supervisor *sv)
+{
+	long long bytes;
+	const char *why;
+	int to;
+
+	relay_close(&sv->relay);
+	for (to = 0; to < 2 && !(to == 1 && sv->relay.same); to++) {
+		why = relay_loss(&sv->relay, to, &bytes);
+		if (why != NULL)
+			event(sv, LOG_ERR, "standard %s: %lld bytes lost: %s",
+			    to == 0 ? "output" : "error", bytes, why);
+	}
+	relay_free(&sv->relay);
+	if (sv->startdir != -1)
+		close_fd(&sv->startdir);
 }
 
 /*
@@ -1151,12 +1275,16 @@ event(struct supervisor *sv, int prio, const char *format, ...)
 	n = fmt_v(line + len, sizeof(line) - len - 1, format, ap);
 	va_end(ap);
 	if (n > 0)
-		logsend_line(&sv->log, LOG_DAEMON | prio, sv->self, line + len);
+		logsend_line(&sv->log, LOG_DAEMON | prio, "daemonize", sv->self,
+		    "", line + len, (size_t)n < sizeof(line) - len - 1 ? (size_t)n :
+		    sizeof(line) - len - 2);
 	len += n < 0 ? 0 : (size_t)n < sizeof(line) - len - 1 ?
 	    (size_t)n : sizeof(line) - len - 2;
 	line[len++] = '\n';
 	/* One write, under PIPE_BUF: whole, or not at all if full. */
-	if (sv->events_socket)
+	if (sv->s->relay && sv->relay.buf != NULL)
+		relay_write(&sv->relay, 1, line, len);
+	else if (sv->events_socket)
 		(void)send(sv->events, line, len, MSG_DONTWAIT | MSG_NOSIGNAL);
 	else if (sv->events != -1 && (sv->events_own || has_room(sv->events)))
 		(void)write_all(sv->events, line, len);
@@ -1179,18 +1307,9 @@ has_room(int fd)
 static size_t
 timestamp(char *buf, size_t size)
 {
+	struct fmt_clock c = { .sec = -1 };
 	struct timespec ts;
-	struct tm tm;
-	long off;
-	int n;
 
 	(void)clock_gettime(CLOCK_REALTIME, &ts);
-	if (localtime_r(&ts.tv_sec, &tm) == NULL)
-		return 0;
-	off = tm.tm_gmtoff / 60;
-	n = fmt(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03ld%c%02ld:%02ld",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, off < 0 ? '-' : '+',
-	    labs(off) / 60, labs(off) % 60);
-	return n < 0 ? 0 : (size_t)n < size ? (size_t)n : size - 1;
+	return fmt_time(buf, size, &ts, &c);
 }

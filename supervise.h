@@ -10,6 +10,7 @@
 #include <stdbool.h>
 
 #include "options.h"
+#include "relay.h"
 #include "spawn.h"
 
 /*
@@ -41,6 +42,9 @@ struct supervise_setup {
 	bool foreground;	/* -f: events to standard error without -e */
 	int piddir;		/* the pidfile's directory, or -1 */
 	const char *pidname;	/* the pidfile's name in it */
+	bool relay;		/* -S, -T, -H: output through us */
+	struct relay_setup relaying;	/* its settings (not out, err) */
+	bool reopen;		/* -H: HUP opens -o and -e again */
 };
 
 int supervise_block_signals(void);

@@ -1,0 +1,704 @@
+/*
+ * The log relay; see relay.h.
+ *
+ * A read takes what a pipe holds; the complete lines in it are written in
+ * one writev(2) per destination, each line whole, so that lines of two
+ * workers never mix.  What follows the last newline waits for the rest of
+ * its line.
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/uio.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fmt.h"
+#include "logsend.h"
+#include "msg.h"
+#include "proc.h"
+#include "relay.h"
+
+/* What a pipe of ours holds (unprivileged, Linux allows up to 1 MiB). */
+#define PIPE_SIZE (256 * 1024)
+/* One read: all a pipe holds. */
+#define READ_SIZE PIPE_SIZE
+/* Reads of one stream before the others get their turn. */
+#define READS_PER_TURN 4
+/* A dead worker's pipe holds 64 KiB or so; orphans may add, not forever. */
+#define DRAIN_READS 16
+/* Pieces in one writev(2): a stamp and a line, each, with -T. */
+#define BATCH_IOV 1024
+/* More pieces than this are copied together, up to this many bytes. */
+#define GATHER_FROM 8
+#define GATHER_SIZE (512 * 1024)
+/* Waiting for a slow reader beyond this, the streams to it pause. */
+#define PENDING_MAX (1L << 20)
+/* At exit, how long a slow reader gets for what waits for it. */
+#define FLUSH_MS 5000
+
+static const char continued_mark[] = "... ";
+
+/* Lines on their way to one destination. */
+struct batch {
+	struct iovec iov[BATCH_IOV];
+	int n;
+	size_t bytes;
+};
+
+static int own_output(int);
+static struct relay_output *output(struct relay *, int);
+static void take_stream(struct relay *, struct relay_stream *, int);
+static void feed(struct relay *, struct relay_stream *, const char *,
+    size_t);
+static const char *take_line(struct relay *, struct relay_stream *,
+    const char *, const char *, struct batch *);
+static void emit(struct relay *, struct relay_stream *, const char *, size_t,
+    struct batch *);
+static void to_syslog(struct relay *, struct relay_stream *, const char *,
+    size_t);
+static void add(struct relay *, int, struct batch *, const void *, size_t);
+static void flush(struct relay *, int, struct batch *);
+static void put(struct relay *, int, struct iovec *, int, size_t);
+static char skip(struct iovec **, int *, size_t);
+static bool say_loss(struct relay_output *);
+static void lose(struct relay *, struct relay_output *, size_t, int);
+static void keep_pending(struct relay_output *, const struct iovec *, int);
+static void write_pending(struct relay *, struct relay_output *);
+static void end_stream(struct relay *, struct relay_stream *);
+static void stamp(struct relay *);
+
+int
+relay_open(struct relay *r, const struct relay_setup *s, int workers)
+{
+	int to, fd;
+
+	*r = (struct relay){ .s = *s, .max_streams = 4 * workers,
+	    .log = { .fd = -1, .avoid = s->avoid, .stamp_at = -1 },
+	    .self = getpid(), .clock = { .sec = -1 } };
+	r->streams = calloc((size_t)r->max_streams, sizeof(*r->streams));
+	r->buf = malloc(READ_SIZE);
+	r->gather = s->stamps ? malloc(GATHER_SIZE) : NULL;
+	if (r->streams == NULL || r->buf == NULL ||
+	    (s->stamps && r->gather == NULL))
+		return fail(EXIT_SELF, "allocate memory");
+	r->same = s->out != -1 && s->out == s->err;
+	for (to = 0; to < 2; to++) {
+		fd = to == 0 ? s->out : s->err;
+		r->out[to].fd = fd != -1 ? own_output(fd) : -1;
+		r->out[to].ours = r->out[to].fd != fd;
+		r->out[to].given = fd;
+	}
+	return 0;
+}
+
+/* Both streams go to out[0] when one file takes both. */
+static struct relay_output *
+output(struct relay *r, int to)
+{
+	return &r->out[r->same ? 0 : to];
+}
+
+/*
+ * A pipe or a terminal could block us: we write to it through a
+ * description of our own, opened again through /proc/self/fd, which can
+ * be non-blocking without making the caller's so.  Files, and anything
+ * we cannot open again, are written to as they are.
+ */
+static int
+own_output(int fd)
+{
+	char path[32];
+	struct stat sb;
+	int own;
+
+	if (fstat(fd, &sb) == -1 || S_ISREG(sb.st_mode) ||
+	    (S_ISCHR(sb.st_mode) && major(sb.st_rdev) == 1 &&
+	    minor(sb.st_rdev) == 3))
+		return fd;
+	(void)fmt(path, sizeof(path), "/proc/self/fd/%d", fd);
+	own = open(path, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	return own != -1 ? own : fd;
+}
+
+/*
+ * The pipes worker is to write to: fds[0] for its standard output, fds[1]
+ * for its error, -1 where nothing reads (it gets /dev/null).  Its streams
+ * before are kept, as old, while orphans may write to them.
+ */
+int
+relay_pipes(struct relay *r, int worker, int fds[2])
+{
+	struct relay_stream *st;
+	int to, p[2], i;
+
+	for (i = 0; i < r->nstreams; i++) {
+		st = &r->streams[i];
+		if (st->worker == worker && st->old)
+			end_stream(r, st);
+		else if (st->worker == worker)
+			st->old = true;
+	}
+	for (i = 0; i < r->nstreams; i++)
+		if (r->streams[i].fd == -1)
+			r->streams[i--] = r->streams[--r->nstreams];
+	fds[0] = fds[1] = -1;
+	for (to = 0; to < 2; to++) {
+		if (output(r, to)->fd == -1 && !r->s.syslog)
+			continue;
+		if (pipe2(p, O_CLOEXEC) == -1 ||
+		    fcntl(p[0], F_SETFL, O_NONBLOCK) == -1)
+			return fail(EXIT_SELF, "create pipe");
+		/* A larger pipe: a quarter as many turns of writer and relay
+		 * for a fast writer.  Refused beyond the limit: no matter. */
+		(void)fcntl(p[0], F_SETPIPE_SZ, PIPE_SIZE);
+		p[0] = move_fd_off(p[0], r->s.avoid);
+		p[1] = move_fd_off(p[1], r->s.avoid);
+		if (p[0] == -1 || p[1] == -1 || r->nstreams == r->max_streams)
+			return fail(EXIT_SELF, "create pipe");
+		r->streams[r->nstreams++] = (struct relay_stream){ .fd = p[0],
+		    .worker = worker, .to = to };
+		fds[to] = p[1];
+	}
+	return 0;
+}
+
+/* The worker's new streams are from pid. */
+void
+relay_started(struct relay *r, int worker, pid_t pid)
+{
+	int i;
+
+	for (i = 0; i < r->nstreams; i++)
+		if (r->streams[i].worker == worker && !r->streams[i].old)
+			r->streams[i].pid = pid;
+}
+
+/*
+ * What to poll: each stream, unless its destination waits for a slow
+ * reader, and each destination that does.  Room: 2 + max_streams.
+ */
+int
+relay_pollfds(struct relay *r, struct pollfd *pfd)
+{
+	int i, n = 0;
+
+	for (i = 0; i < 2; i++)
+		if (output(r, i) == &r->out[i] && r->out[i].pending_len > 0)
+			pfd[n++] = (struct pollfd){ .fd = r->out[i].fd,
+			    .events = POLLOUT };
+	for (i = 0; i < r->nstreams; i++)
+		if (r->streams[i].fd != -1 &&
+		    output(r, r->streams[i].to)->pending_len <= PENDING_MAX)
+			pfd[n++] = (struct pollfd){ .fd = r->streams[i].fd,
+			    .events = POLLIN };
+	return n;
+}
+
+/* Whatever poll(2) found ready in the n entries relay_pollfds gave. */
+void
+relay_take(struct relay *r, const struct pollfd *pfd, int n)
+{
+	int k, i;
+
+	for (k = 0; k < n; k++) {
+		if (pfd[k].revents == 0)
+			continue;
+		if (pfd[k].events == POLLOUT) {
+			write_pending(r, pfd[k].fd == r->out[0].fd ?
+			    &r->out[0] : &r->out[1]);
+			continue;
+		}
+		for (i = 0; i < r->nstreams; i++)
+			if (r->streams[i].fd == pfd[k].fd)
+				take_stream(r, &r->streams[i],
+				    READS_PER_TURN);
+	}
+	for (i = 0; i < r->nstreams; i++)
+		if (r->streams[i].fd == -1)
+			r->streams[i--] = r->streams[--r->nstreams];
+}
+
+/*
+ * Up to turns reads of one stream, fewer once it is empty for now; at its
+ * end, its last line goes too.
+ */
+static void
+take_stream(struct relay *r, struct relay_stream *st, int turns)
+{
+	ssize_t n;
+
+	while (turns-- > 0 && st->fd != -1) {
+		n = read(st->fd, r->buf, READ_SIZE);
+		if (n > 0)
+			feed(r, st, r->buf, (size_t)n);
+		else if (n == -1 && errno == EINTR)
+			continue;
+		else if (n == -1 && errno == EAGAIN)
+			return;
+		else
+			end_stream(r, st);
+	}
+}
+
+/*
+ * Worker died, and its group is gone: what its pipes still hold is read
+ * now, before it starts again or we exit.  A pipe that orphans of it
+ * still hold stays open, and is read as long as they write.
+ */
+void
+relay_drain(struct relay *r, int worker)
+{
+	int i;
+
+	for (i = 0; i < r->nstreams; i++)
+		if (r->streams[i].worker == worker && !r->streams[i].old)
+			take_stream(r, &r->streams[i], DRAIN_READS);
+}
+
+/*
+ * Passes on the complete lines in data, keeping what follows the last
+ * newline for the rest of its line.
+ */
+static void
+feed(struct relay *r, struct relay_stream *st, const char *data, size_t n)
+{
+	const char *end = data + n;
+	struct batch b = { .n = 0 };
+
+	/* One stamp for what one read brought. */
+	if (r->s.stamps)
+		stamp(r);
+	while (data < end)
+		data = take_line(r, st, data, end, &b);
+	flush(r, st->to, &b);
+}
+
+/*
+ * One line from data, or the start of one: where the next begins.  A line
+ * begun in an earlier read is gathered in st->line; one that grows past
+ * RELAY_LINE_MAX is cut there.
+ */
+static const char *
+take_line(struct relay *r, struct relay_stream *st, const char *data,
+    const char *end, struct batch *b)
+{
+	const char *nl = memchr(data, '\n', (size_t)(end - data));
+	size_t n = nl != NULL ? (size_t)(nl - data) + 1 : (size_t)(end - data);
+	size_t room = (size_t)RELAY_LINE_MAX - st->len;
+	char *line;
+
+	if (st->len == 0 && nl != NULL && n <= room) {
+		emit(r, st, data, n, b);
+		return data + n;
+	}
+	if (n > room)
+		n = room;
+	if (st->len + n > st->size) {
+		line = realloc(st->line, st->len + n);
+		if (line == NULL) {
+			/* No room to gather it: pass on what we have. */
+			emit(r, st, data, n, b);
+			return data + n;
+		}
+		st->line = line;
+		st->size = st->len + n;
+	}
+	memcpy(st->line + st->len, data, n);
+	st->len += n;
+	if (st->line[st->len - 1] == '\n' || st->len == (size_t)RELAY_LINE_MAX)
+		emit(r, st, st->line, st->len, b);
+	return data + n;
+}
+
+/*
+ * One line (with its newline, or cut without) to the stream's
+ * destination and to syslog.  A gathered line is written at once, before
+ * its buffer is used again.
+ */
+static void
+emit(struct relay *r, struct relay_stream *st, const char *line, size_t n,
+    struct batch *b)
+{
+	bool whole = line[n - 1] == '\n';
+
+	if (r->s.syslog)
+		to_syslog(r, st, line, whole ? n - 1 : n);
+	if (output(r, st->to)->fd != -1 || output(r, st->to)->lost_errno != 0) {
+		if (r->s.stamps)
+			add(r, st->to, b, r->stamp_text, r->stamp_len);
+		if (st->continued)
+			add(r, st->to, b, continued_mark, sizeof(continued_mark) -
+			    1);
+		add(r, st->to, b, line, n);
+		if (!whole)
+			add(r, st->to, b, "\n", 1);
+		if (line == st->line)
+			flush(r, st->to, b);
+	}
+	st->continued = !whole;
+	if (line == st->line) {
+		st->len = 0;
+		if (st->size > READ_SIZE) {
+			free(st->line);
+			st->line = NULL;
+			st->size = 0;
+		}
+	}
+}
+
+/* A line in messages of at most RELAY_SYSLOG_MAX bytes: PID, the worker's. */
+static void
+to_syslog(struct relay *r, struct relay_stream *st, const char *line,
+    size_t n)
+{
+	int prio = r->s.facility | (st->to == 0 ? r->s.level : LOG_ERR);
+	bool more = st->continued;
+	size_t k;
+
+	do {
+		k = n < RELAY_SYSLOG_MAX ? n : RELAY_SYSLOG_MAX;
+		logsend_line(&r->log, prio, r->s.tag, st->pid, more ?
+		    continued_mark : "", line, k);
+		line += k;
+		n -= k;
+		more = true;
+	} while (n > 0);
+}
+
+/* A piece more; lines that follow each other in memory go as one. */
+static void
+add(struct relay *r, int to, struct batch *b, const void *p, size_t n)
+{
+	struct iovec *last = b->n > 0 ? &b->iov[b->n - 1] : NULL;
+
+	if (last != NULL && (const char *)last->iov_base + last->iov_len == p) {
+		last->iov_len += n;
+		b->bytes += n;
+		return;
+	}
+	if (b->n == BATCH_IOV || (b->n > 0 && b->bytes + n > GATHER_SIZE))
+		flush(r, to, b);
+	b->iov[b->n++] = (struct iovec){ .iov_base = (void *)(uintptr_t)p,
+	    .iov_len = n };
+	b->bytes += n;
+}
+
+/*
+ * Writes the batch.  Many short pieces (stamps and their lines) are
+ * copied together first: one write of them costs the kernel far less.
+ */
+static void
+flush(struct relay *r, int to, struct batch *b)
+{
+	struct iovec one = { .iov_base = r->gather, .iov_len = 0 };
+	int i;
+
+	if (b->n > GATHER_FROM && r->gather != NULL) {
+		for (i = 0; i < b->n; i++) {
+			memcpy(r->gather + one.iov_len, b->iov[i].iov_base,
+			    b->iov[i].iov_len);
+			one.iov_len += b->iov[i].iov_len;
+		}
+		put(r, to, &one, 1, one.iov_len);
+	} else if (b->n > 0)
+		put(r, to, b->iov, b->n, b->bytes);
+	b->n = 0;
+	b->bytes = 0;
+}
+
+/*
+ * Writes n pieces (bytes in all) to destination to: at once, or, to a
+ * slow reader of ours, later.  What cannot be written is counted as
+ * lost, and said once writing works again.
+ */
+static void
+put(struct relay *r, int to, struct iovec *iov, int n, size_t bytes)
+{
+	struct relay_output *o = output(r, to);
+	ssize_t w;
+
+	if (o->pending_len > 0) {
+		keep_pending(o, iov, n);
+		return;
+	}
+	if (o->fd == -1 || (o->lost > 0 && !say_loss(o))) {
+		lose(r, o, bytes, o->fd == -1 ? o->lost_errno : errno);
+		return;
+	}
+	while (bytes > 0) {
+		w = writev(o->fd, iov, n);
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w == -1 && errno == EAGAIN && o->ours) {
+			keep_pending(o, iov, n);
+			return;
+		}
+		if (w <= 0) {
+			lose(r, o, bytes, w == 0 ? EIO : errno);
+			return;
+		}
+		bytes -= (size_t)w;
+		o->cut = skip(&iov, &n, (size_t)w) != '\n';
+		if (bytes > 0 && o->ours) {
+			keep_pending(o, iov, n);
+			return;
+		}
+	}
+}
+
+/* Moves past done bytes of the pieces: the last byte of them. */
+static char
+skip(struct iovec **iov, int *n, size_t done)
+{
+	char last = '\n';
+
+	while (*n > 0 && done >= (*iov)->iov_len) {
+		last = ((const char *)(*iov)->iov_base)[(*iov)->iov_len - 1];
+		done -= (*iov)->iov_len;
+		(*iov)++;
+		(*n)--;
+	}
+	if (done > 0) {
+		last = ((const char *)(*iov)->iov_base)[done - 1];
+		(*iov)->iov_base = (char *)(*iov)->iov_base + done;
+		(*iov)->iov_len -= done;
+	}
+	return last;
+}
+
+/*
+ * "daemonize: N bytes lost: REASON", once writing works again, on a line
+ * of its own; false if it does not work yet.
+ */
+static bool
+say_loss(struct relay_output *o)
+{
+	char line[128];
+	int n;
+
+	n = fmt(line, sizeof(line), "%sdaemonize: %lld bytes lost: %s\n",
+	    o->cut ? "\n" : "", o->lost, strerror(o->lost_errno));
+	if (n <= 0 || (size_t)n >= sizeof(line) || write(o->fd, line,
+	    (size_t)n) != n)
+		return false;
+	o->lost = 0;
+	o->lost_errno = 0;
+	o->cut = false;
+	return true;
+}
+
+/* Counts what could not be written; syslog hears when the loss begins. */
+static void
+lose(struct relay *r, struct relay_output *o, size_t bytes, int err)
+{
+	char text[160];
+	int n;
+
+	if (o->lost == 0) {
+		n = fmt(text, sizeof(text), "writing standard %s: %s; counting "
+		    "what is lost", o == &r->out[0] ? "output" : "error",
+		    strerror(err));
+		if (n > 0)
+			logsend_line(&r->log, (r->s.syslog ? r->s.facility :
+			    LOG_DAEMON) | LOG_ERR, "daemonize", r->self, "",
+			    text, (size_t)n < sizeof(text) ? (size_t)n :
+			    sizeof(text) - 1);
+	}
+	if (err != 0)
+		o->lost_errno = err;
+	o->lost += (long long)bytes;
+}
+
+/* Keeps what a slow reader has not taken yet. */
+static void
+keep_pending(struct relay_output *o, const struct iovec *iov, int n)
+{
+	size_t need = o->pending_len;
+	char *p;
+	int i;
+
+	for (i = 0; i < n; i++)
+		need += iov[i].iov_len;
+	if (need > o->pending_size) {
+		p = realloc(o->pending, need);
+		if (p == NULL) {
+			o->lost += (long long)(need - o->pending_len);
+			o->lost_errno = ENOMEM;
+			return;
+		}
+		o->pending = p;
+		o->pending_size = need;
+	}
+	for (i = 0; i < n; i++) {
+		memcpy(o->pending + o->pending_len, iov[i].iov_base,
+		    iov[i].iov_len);
+		o->pending_len += iov[i].iov_len;
+	}
+}
+
+/* The slow reader can take more. */
+static void
+write_pending(struct relay *r, struct relay_output *o)
+{
+	ssize_t w;
+
+	w = write(o->fd, o->pending, o->pending_len);
+	if (w == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (w <= 0) {
+		lose(r, o, o->pending_len, w == 0 ? EIO : errno);
+		w = (ssize_t)o->pending_len;
+	}
+	memmove(o->pending, o->pending + w, o->pending_len - (size_t)w);
+	o->pending_len -= (size_t)w;
+	if (o->pending_len == 0 && o->pending_size > PENDING_MAX) {
+		free(o->pending);
+		o->pending = NULL;
+		o->pending_size = 0;
+	}
+}
+
+/* A stream at its end: its last line, with a newline if it had none. */
+static void
+end_stream(struct relay *r, struct relay_stream *st)
+{
+	struct batch b = { .n = 0 };
+
+	if (st->len > 0) {
+		if (r->s.stamps)
+			stamp(r);
+		emit(r, st, st->line, st->len, &b);
+		flush(r, st->to, &b);
+	}
+	st->continued = false;
+	free(st->line);
+	st->line = NULL;
+	st->len = st->size = 0;
+	if (st->fd != -1)
+		(void)close(st->fd);
+	st->fd = -1;
+}
+
+/* The time now, as -T writes it, in r->stamp_text. */
+static void
+stamp(struct relay *r)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_REALTIME, &ts);
+	r->stamp_len = fmt_time(r->stamp_text, sizeof(r->stamp_text) - 1, &ts,
+	    &r->clock);
+	r->stamp_text[r->stamp_len++] = ' ';
+	r->stamp_text[r->stamp_len] = '\0';
+}
+
+/* A line of ours (an event) to destination to, in order with the rest. */
+void
+relay_write(struct relay *r, int to, const char *line, size_t n)
+{
+	struct iovec iov = { .iov_base = (void *)(uintptr_t)line,
+	    .iov_len = n };
+
+	if (output(r, to)->fd != -1 || output(r, to)->lost_errno != 0)
+		put(r, to, &iov, 1, n);
+}
+
+/*
+ * -H: the destinations, opened again (-1 where that failed, with errno:
+ * what goes there is counted as lost until the next time; -2 where there
+ * is none to open), take over from the old ones, once these have what
+ * waits for them.
+ */
+void
+relay_reopen(struct relay *r, int out, int err)
+{
+	int to, fd, saved = errno;
+
+	for (to = 0; to < 2; to++) {
+		if ((to == 0 ? out : err) == -2)
+			continue;
+		if (r->out[to].pending_len > 0)
+			write_pending(r, &r->out[to]);
+		if (r->out[to].ours && r->out[to].fd != -1)
+			(void)close(r->out[to].fd);
+		if (r->out[to].given > STDERR_FILENO &&
+		    !(to == 1 && r->same))
+			(void)close(r->out[to].given);
+		fd = to == 0 ? out : err;
+		r->out[to].given = fd;
+		r->out[to].fd = fd != -1 ? own_output(fd) : -1;
+		r->out[to].ours = r->out[to].fd != fd;
+		if (fd == -1 && r->out[to].lost_errno == 0)
+			r->out[to].lost_errno = saved != 0 ? saved : EIO;
+	}
+	r->same = out >= 0 && out == err;
+}
+
+/*
+ * The end: every stream read to its end (or as far as orphans let us),
+ * what waits for a slow reader written (for FLUSH_MS at most).
+ */
+void
+relay_close(struct relay *r)
+{
+	long until = now_ms() + FLUSH_MS;
+	struct pollfd p;
+	int i, to;
+
+	for (i = 0; i < r->nstreams; i++) {
+		take_stream(r, &r->streams[i], DRAIN_READS);
+		end_stream(r, &r->streams[i]);
+	}
+	r->nstreams = 0;
+	for (to = 0; to < 2; to++)
+		while (r->out[to].pending_len > 0 && now_ms() < until) {
+			p = (struct pollfd){ .fd = r->out[to].fd,
+			    .events = POLLOUT };
+			if (poll(&p, 1, (int)(until - now_ms())) == 1)
+				write_pending(r, &r->out[to]);
+		}
+	for (to = 0; to < 2; to++)
+		if (r->out[to].lost > 0 && r->out[to].fd != -1)
+			(void)say_loss(&r->out[to]);
+}
+
+/* The relay's memory and descriptors of its own. */
+void
+relay_free(struct relay *r)
+{
+	int to;
+
+	logsend_close(&r->log);
+	free(r->streams);
+	free(r->buf);
+	free(r->gather);
+	r->streams = NULL;
+	r->buf = r->gather = NULL;
+	for (to = 0; to < 2; to++) {
+		free(r->out[to].pending);
+		r->out[to].pending = NULL;
+		if (r->out[to].ours && r->out[to].fd != -1)
+			(void)close(r->out[to].fd);
+		r->out[to].fd = -1;
+	}
+}
+
+/* What was lost and not said in the file: the reason, or NULL. */
+const char *
+relay_loss(const struct relay *r, int to, long long *bytes)
+{
+	const struct relay_output *o = &r->out[r->same ? 0 : to];
+
+	*bytes = o->lost + (long long)o->pending_len;
+	return *bytes > 0 ? strerror(o->lost_errno != 0 ? o->lost_errno :
+	    EAGAIN) : NULL;
+}
