@@ -137,12 +137,14 @@ relay_check() {
 # Prints the throughput table and its targets.
 relay_throughput() {
 	local names=() nodevs=() directs=() cmds=() walls=() cpus=() own=()
+	local ownu=() owns=()
 	local fails=() checks=() slow=() name nodev direct cmd i r line
 	local rc wall user sys wuser wsys bytes lines mw mc mo dwall="" pct
 	local hpct="" tpct="" range
 	while IFS='|' read -r name nodev direct cmd; do
 		names+=("$name") nodevs+=("$nodev") directs+=("$direct") cmds+=("$cmd")
-		walls+=("") cpus+=("") own+=("") fails+=("") checks+=("") slow+=("")
+		walls+=("") cpus+=("") own+=("") ownu+=("") owns+=("")
+		fails+=("") checks+=("") slow+=("")
 	done < <(relay_rows)
 	# One run untimed first: the first pages a VM's guest touches cost
 	# several times what they cost afterwards.
@@ -166,6 +168,10 @@ relay_throughput() {
 			cpus[i]+=" $(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.3f", u + s }')"
 			own[i]+=" $(awk -v u="$user" -v s="$sys" -v wu="$wuser" -v ws="$wsys" \
 				'BEGIN { d = u + s - wu - ws; printf "%.3f", d < 0 ? 0 : d }')"
+			ownu[i]+=" $(awk -v u="$user" -v wu="$wuser" \
+				'BEGIN { d = u - wu; printf "%.3f", d < 0 ? 0 : d }')"
+			owns[i]+=" $(awk -v s="$sys" -v ws="$wsys" \
+				'BEGIN { d = s - ws; printf "%.3f", d < 0 ? 0 : d }')"
 			checks[i]=$(relay_check "$bytes" "$lines" "$([[ ${names[i]} == *-T* ]] && echo 1)")
 			[[ ${checks[i]} == ok* ]] || fails[i]="output: ${checks[i]}"
 			# A row this slow is run once, to keep the section short.
@@ -173,7 +179,7 @@ relay_throughput() {
 				slow[i]=1
 		done
 	done
-	echo "| ${RELAY_MIB} MiB of 100-byte lines to a file | wall s, median (min–max) | MiB/s | % of direct | CPU s, all | of it, daemonize's | output |"
+	echo "| ${RELAY_MIB} MiB of 100-byte lines to a file | wall s, median (min–max) | MiB/s | % of direct | CPU s, all | of it, daemonize's (user + system) | output |"
 	echo "|---|---|---|---|---|---|---|"
 	for i in "${!cmds[@]}"; do
 		if [ -n "${fails[i]}" ]; then
@@ -187,7 +193,7 @@ relay_throughput() {
 		{
 			mw=$(median ${walls[i]})
 			mc=$(median ${cpus[i]})
-			mo=$(median ${own[i]})
+			mo="$(median ${own[i]}) ($(median ${ownu[i]}) + $(median ${owns[i]}))"
 		}
 		[ "$i" = 0 ] && dwall=$mw mo=–
 		pct=n/a
@@ -227,6 +233,19 @@ relay_idle_tools() {
 	echo "daemonize, static, -f -H -o FILE${sep}fg${sep}./daemonize-static -f -H -o $log.static -- $ARGS"
 }
 
+# The share of the machine's CPU time that was idle over one second, in
+# percent: the runs share the machine with whatever else runs, and a
+# relay, which needs two CPUs at once to keep pace with its writer, loses
+# more to them than a writer alone.
+idle_share() {
+	local a b
+	a=$(awk '/^cpu / { print $5 + $6, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat)
+	sleep 1
+	b=$(awk '/^cpu / { print $5 + $6, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat)
+	awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " ")
+		printf "%.0f", 100 * (y[1] - x[1]) / (y[2] - x[2]) }'
+}
+
 # The whole log relay section of the results.
 relay() {
 	# shellcheck disable=SC2034 # sup_reap's (bench/supervise.sh)
@@ -236,10 +255,12 @@ relay() {
 		return 1
 	}
 	relay_place
+	local idle
+	idle=$(idle_share)
 	echo "bench: log relay, $RELAY_MIB MiB a run, $RELAY_REPEATS runs a row" >&2
 	echo "## Log relay"
 	echo
-	echo "Throughput: \`bench/lines\` writes $RELAY_LINES lines of 100 bytes ($RELAY_MIB MiB) in writes of 64 KiB, to FILE on $RELAY_WHERE; runs per row: $RELAY_REPEATS, interleaved, after one untimed run; medians. CPU: user + system of the whole process tree (bash's \`time\`); daemonize's share is that less the writer's own (its getrusage)."
+	echo "Throughput: \`bench/lines\` writes $RELAY_LINES lines of 100 bytes ($RELAY_MIB MiB) in writes of 64 KiB, to FILE on $RELAY_WHERE; runs per row: $RELAY_REPEATS, interleaved, after one untimed run; medians. CPU: user + system of the whole process tree (bash's \`time\`); daemonize's share is that less the writer's own (its getrusage), each a median. CPU idle in the second before: ${idle}%; load average: $(cut -d' ' -f1-3 /proc/loadavg)."
 	echo
 	relay_throughput
 	echo
