@@ -70,6 +70,7 @@ static void flush(struct relay *, int, struct batch *);
 static void put(struct relay *, int, struct iovec *, int, size_t);
 static char skip(struct iovec **, int *, size_t);
 static bool say_loss(struct relay_output *);
+static bool ends_line(int);
 static void lose(struct relay *, struct relay_output *, size_t, int);
 static void keep_pending(struct relay_output *, const struct iovec *, int);
 static void write_pending(struct relay *, struct relay_output *);
@@ -213,8 +214,11 @@ relay_take(struct relay *r, const struct pollfd *pfd, int n)
 		if (pfd[k].revents == 0)
 			continue;
 		if (pfd[k].events == POLLOUT) {
-			write_pending(r, pfd[k].fd == r->out[0].fd ?
-			    &r->out[0] : &r->out[1]);
+			/* (A HUP may have put another file there since.) */
+			for (i = 0; i < 2; i++)
+				if (r->out[i].fd == pfd[k].fd &&
+				    r->out[i].pending_len > 0)
+					write_pending(r, &r->out[i]);
 			continue;
 		}
 		for (i = 0; i < r->nstreams; i++)
@@ -293,7 +297,7 @@ take_line(struct relay *r, struct relay_stream *st, const char *data,
 {
 	const char *nl = memchr(data, '\n', (size_t)(end - data));
 	size_t n = nl != NULL ? (size_t)(nl - data) + 1 : (size_t)(end - data);
-	size_t room = (size_t)RELAY_LINE_MAX - st->len;
+	size_t room = (size_t)RELAY_LINE_MAX - st->len, size;
 	char *line;
 
 	if (st->len == 0 && nl != NULL && n <= room) {
@@ -303,14 +307,19 @@ take_line(struct relay *r, struct relay_stream *st, const char *data,
 	if (n > room)
 		n = room;
 	if (st->len + n > st->size) {
-		line = realloc(st->line, st->len + n);
+		/* Twice as much each time: a long line is copied a few times,
+		 * not once a read. */
+		size = st->size * 2 > st->len + n ? st->size * 2 : st->len + n;
+		if (size > (size_t)RELAY_LINE_MAX)
+			size = (size_t)RELAY_LINE_MAX;
+		line = realloc(st->line, size);
 		if (line == NULL) {
 			/* No room to gather it: pass on what we have. */
 			emit(r, st, data, n, b);
 			return data + n;
 		}
 		st->line = line;
-		st->size = st->len + n;
+		st->size = size;
 	}
 	memcpy(st->line + st->len, data, n);
 	st->len += n;
@@ -365,7 +374,9 @@ to_syslog(struct relay *r, struct relay_stream *st, const char *line,
 	size_t k;
 
 	do {
-		k = n < RELAY_SYSLOG_MAX ? n : RELAY_SYSLOG_MAX;
+		/* The mark counts: no message carries more than the most. */
+		k = RELAY_SYSLOG_MAX - (more ? sizeof(continued_mark) - 1 : 0);
+		k = n < k ? n : k;
 		logsend_line(&r->log, prio, r->s.tag, st->pid, more ?
 		    continued_mark : "", line, k);
 		line += k;
@@ -486,7 +497,8 @@ say_loss(struct relay_output *o)
 	int n;
 
 	n = fmt(line, sizeof(line), "%sdaemonize: %lld bytes lost: %s\n",
-	    o->cut ? "\n" : "", o->lost, strerror(o->lost_errno));
+	    o->cut && !ends_line(o->fd) ? "\n" : "", o->lost,
+	    strerror(o->lost_errno));
 	if (n <= 0 || (size_t)n >= sizeof(line) || write(o->fd, line,
 	    (size_t)n) != n)
 		return false;
@@ -494,6 +506,21 @@ say_loss(struct relay_output *o)
 	o->lost_errno = 0;
 	o->cut = false;
 	return true;
+}
+
+/*
+ * Whether fd is where a line starts: a file that is empty (truncated by
+ * its rotation, say) or ends in a newline; not known for others.
+ */
+static bool
+ends_line(int fd)
+{
+	struct stat sb;
+	char c;
+
+	return fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) &&
+	    (sb.st_size == 0 || (pread(fd, &c, 1, sb.st_size - 1) == 1 &&
+	    c == '\n'));
 }
 
 /* Counts what could not be written; syslog hears when the loss begins. */

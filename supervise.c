@@ -376,6 +376,8 @@ reopen_outputs(struct supervisor *sv)
 
 	p.append = true;
 	p.out_fd = p.err_fd = -1;
+	/* The launcher's pipes are long closed: their numbers mean nothing. */
+	p.report_fd = p.ready_fd = -1;
 	if (fchdir(sv->startdir) == 0) {
 		r = open_files(&p, &out, &err);
 		if (chdir(sv->s->plan->dir) == -1)
@@ -646,7 +648,9 @@ run(struct supervisor *sv)
 		}
 		if (sv->pfd[0].revents != 0 && take_signals(sv) == -1)
 			break;
-		/* Execs first: a worker is known to run before it is ready. */
+		/* Execs first: a worker is known to run before it is ready.
+		 * The relay's entries, after ours, are its own. */
+		n = (nfds_t)sv->relay_at;
 		take_exec_pipes(sv, n);
 		if (sv->pfd[1].revents != 0 && !sv->done)
 			take_notification(sv);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
-# The supervision examples: examples/init.d/exampled-supervised and
-# examples/container/entrypoint.sh, each against a real supervisor.
+# The examples: examples/init.d/exampled-supervised,
+# examples/container/entrypoint.sh and examples/logrotate/exampled, each
+# against a real supervisor.
 
 bats_require_minimum_version 1.5.0
 load helpers
@@ -249,4 +250,29 @@ http_ok() {
 	done
 	run ! grep -q "Address already in use" error.log
 	[ "$(pid_in "$PF")" = "$sup" ]
+}
+
+# --- the logrotate stanza ---
+
+# examples/logrotate/exampled, its paths moved into the test's directory,
+# run by logrotate(8) itself (forced, with a state file of its own) while
+# numbered lines stream: the log is renamed, the daemon's supervisor opens
+# a new one on SIGHUP, and the two files hold every line once.
+@test "logrotate stanza: a forced rotation renames the log, a new one fills, no line lost or repeated" {
+	require_command logrotate
+	local log="$BATS_TEST_TMPDIR/exampled.log"
+	sed -e "s|/var/log/exampled.log|$log|" -e "s|/run/exampled.pid|$PF|" \
+		-e "s|daemonize --signal|$DAEMONIZE --signal|" \
+		"$BATS_TEST_DIRNAME/../examples/logrotate/exampled" >rotate.conf
+	chmod 0644 rotate.conf
+	"$DAEMONIZE" -H -a -o "$log" -e "$log" -p "$PF" -- sh -c \
+		'i=0; while [ $i -lt 3000 ]; do i=$((i + 1)); echo $i; sleep 0.001; done; sleep 1000'
+	wait_until 5 '[ "$(wc -l <"$log")" -ge 100 ]'
+	logrotate -f -s state rotate.conf
+	[ -s "$log.1" ]
+	wait_until 5 '[ -s "$log" ]'
+	wait_until 20 'grep -qx 3000 "$log"'
+	# Events (worker started) go to the same file: keep the numbers.
+	cat "$log.1" "$log" | grep -x '[0-9]*' | sort -n >all
+	seq 3000 | cmp - all
 }
