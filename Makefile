@@ -76,7 +76,11 @@ bench/floor-static: bench/floor.c
 bench/timer: bench/timer.c
 	$(CC) $(WARNINGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ bench/timer.c
 
-bench: daemonize daemonize-static bench/floor bench/floor-static bench/timer
+bench/lines: bench/lines.c
+	$(CC) $(WARNINGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ bench/lines.c
+
+bench: daemonize daemonize-static bench/floor bench/floor-static bench/timer \
+	bench/lines
 	bench/run.sh
 
 check: daemonize $(TESTBINS)
@@ -140,6 +144,7 @@ coverage: cov/daemonize
 lint:
 	mandoc -Tlint -W warning daemonize.1
 	shellcheck -S warning .ci/run test/helpers.bash bench/run.sh \
+	    bench/supervise.sh bench/relay.sh \
 	    examples/init.d/exampled examples/init.d/exampled-supervised \
 	    examples/container/entrypoint.sh
 	shellcheck -S warning test/*.bats
@@ -157,7 +162,7 @@ uninstall:
 
 clean:
 	rm -f daemonize daemonize-san daemonize-static $(TESTBINS) \
-	    bench/floor bench/floor-static bench/timer
+	    bench/floor bench/floor-static bench/timer bench/lines
 	rm -rf build cov
 
 .PHONY: all static bench check sanitize check-clang check-static coverage \

@@ -2,14 +2,17 @@
 # make bench: what it costs to launch a daemon with daemonize, with each peer
 # that is installed, and with the smallest correct launcher (bench/floor);
 # then what supervision costs (bench/supervise.sh): restart latency, and the
-# memory and wakeups of an idle supervisor, beside the peers.  Prints
+# memory and wakeups of an idle supervisor, beside the peers; then the log
+# relay (bench/relay.sh): throughput to a file, and an idle relay.  Prints
 # markdown tables and writes them, with the machine, to bench/RESULTS.md.
 # bench/README.md explains the method.
 #
 # RUNS=N sets the timed runs per tool and limit (default 100); RESTARTS=N
 # the timed restarts per supervisor (default 50); IDLE_SECS=N how long an
-# idle supervisor is watched (default 5).  `bench/run.sh --supervision`
-# prints the supervision tables alone and writes nothing.
+# idle supervisor is watched (default 5); RELAY_MIB=N the MiB written per
+# relay run (default 1024), RELAY_REPEATS=N the runs per relay row (3).
+# `bench/run.sh --supervision` prints the supervision tables alone and
+# writes nothing; `bench/run.sh --relay` the relay tables.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,6 +39,8 @@ cleanup() {
 trap cleanup EXIT
 # shellcheck source=bench/supervise.sh
 . bench/supervise.sh
+# shellcheck source=bench/relay.sh
+. bench/relay.sh
 
 # Kills the daemons this script started, by PID: the targets with the
 # token in their command line, and libslack's supervisor that stays with
@@ -220,6 +225,8 @@ main() {
 	done
 	echo >>"$WORK/table"
 	supervision >>"$WORK/table"
+	echo >>"$WORK/table"
+	relay >>"$WORK/table"
 	cp "$WORK/table" "$OUT"
 	cat "$OUT"
 }
@@ -236,6 +243,11 @@ fi
 # The supervision rows alone, printed and not written to bench/RESULTS.md.
 if [ "${1:-}" = --supervision ]; then
 	supervision
+	exit 0
+fi
+# The log relay rows alone, likewise.
+if [ "${1:-}" = --relay ]; then
+	relay
 	exit 0
 fi
 main

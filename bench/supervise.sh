@@ -48,10 +48,13 @@ detach() {
 }
 
 # Waits until the supervisor PID has a child running the target: 0, or 1
-# after 5 s.
+# after 5 s or once the supervisor is gone (or a zombie).
 wait_worker() {
 	local sup=$1 i child
 	for ((i = 0; i < 500; i++)); do
+		case $(cut -d' ' -f3 "/proc/$sup/stat" 2>/dev/null) in
+		'' | Z) return 1 ;;
+		esac
 		for child in $(pgrep -P "$sup" || true); do
 			[ "$(readlink "/proc/$child/exe" 2>/dev/null)" = "$TARGET" ] &&
 				return 0
@@ -214,8 +217,11 @@ runs_of() {
 	fi
 }
 
-# Prints the idle memory and wakeups table rows, and the targets.
+# Prints the idle memory and wakeups table rows, and the targets; or the
+# rows alone of the tools another function lists (bench/relay.sh).
+# shellcheck disable=SC2120 # bench/relay.sh passes one
 idle_supervisors() {
+	local tools=${1:-idle_tools}
 	local names=() pids=() mems=() runs0=() wakes=() calls=() strs=()
 	local name kind cmd pid i rss pss anon exe
 	local sdyn="" sstat="" tini="" dumb=""
@@ -227,7 +233,7 @@ idle_supervisors() {
 		fi
 		SUPS+=("$pid")
 		names+=("$name") pids+=("$pid")
-	done < <(idle_tools)
+	done < <("$tools")
 	for i in "${!pids[@]}"; do
 		if [ -n "${pids[i]}" ] && wait_worker "${pids[i]}"; then
 			continue
@@ -282,6 +288,7 @@ idle_supervisors() {
 		dumb-init) dumb=$pss ;;
 		esac
 	done
+	[ "$tools" = idle_tools ] || return 0
 	echo
 	echo "Targets: PSS of daemonize -f -r at or below tini's: $(at_most "$sdyn" "$tini");" \
 		"of the static build at or below dumb-init's: $(at_most "$sstat" "$dumb");" \
