@@ -97,6 +97,16 @@ log_connect(struct logsend *l)
 	return 0;
 }
 
+/*
+ * Whether a line now would be sent at all: with no log daemon, no more
+ * than one look a second.  Lets a caller with many lines ask once.
+ */
+bool
+logsend_up(const struct logsend *l)
+{
+	return l->fd != -1 || now_ms() >= l->retry_at;
+}
+
 void
 logsend_close(struct logsend *l)
 {

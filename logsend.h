@@ -6,6 +6,7 @@
 #ifndef LOGSEND_H
 #define LOGSEND_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 #include <time.h>
@@ -20,6 +21,7 @@ struct logsend {
 
 void logsend_line(struct logsend *l, int priority, const char *tag,
     pid_t pid, const char *mark, const char *text, size_t len);
+bool logsend_up(const struct logsend *l);
 void logsend_close(struct logsend *l);
 
 #endif

@@ -75,6 +75,7 @@ static void lose(struct relay *, struct relay_output *, size_t, int);
 static void keep_pending(struct relay_output *, const struct iovec *, int);
 static void write_pending(struct relay *, struct relay_output *);
 static void end_stream(struct relay *, struct relay_stream *);
+static void begin(struct relay *);
 static void stamp(struct relay *);
 
 int
@@ -278,9 +279,7 @@ feed(struct relay *r, struct relay_stream *st, const char *data, size_t n)
 	const char *end = data + n;
 	struct batch b = { .n = 0 };
 
-	/* One stamp for what one read brought. */
-	if (r->s.stamps)
-		stamp(r);
+	begin(r);
 	while (data < end)
 		data = take_line(r, st, data, end, &b);
 	flush(r, st->to, &b);
@@ -339,7 +338,7 @@ emit(struct relay *r, struct relay_stream *st, const char *line, size_t n,
 {
 	bool whole = line[n - 1] == '\n';
 
-	if (r->s.syslog)
+	if (r->syslog_up)
 		to_syslog(r, st, line, whole ? n - 1 : n);
 	if (output(r, st->to)->fd != -1 || output(r, st->to)->lost_errno != 0) {
 		if (r->s.stamps)
@@ -601,8 +600,7 @@ end_stream(struct relay *r, struct relay_stream *st)
 	struct batch b = { .n = 0 };
 
 	if (st->len > 0) {
-		if (r->s.stamps)
-			stamp(r);
+		begin(r);
 		emit(r, st, st->line, st->len, &b);
 		flush(r, st->to, &b);
 	}
@@ -613,6 +611,19 @@ end_stream(struct relay *r, struct relay_stream *st)
 	if (st->fd != -1)
 		(void)close(st->fd);
 	st->fd = -1;
+}
+
+/*
+ * Before the lines of one read: one stamp for them all, and one look at
+ * whether syslog takes any (with no log daemon, a look a line would cost
+ * more than the lines).
+ */
+static void
+begin(struct relay *r)
+{
+	if (r->s.stamps)
+		stamp(r);
+	r->syslog_up = r->s.syslog && logsend_up(&r->log);
 }
 
 /* The time now, as -T writes it, in r->stamp_text. */

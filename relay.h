@@ -62,6 +62,7 @@ struct relay {
 	char *buf;		/* a read's worth */
 	char *gather;		/* -T: stamps and lines, copied together */
 	struct logsend log;
+	bool syslog_up;		/* for the lines of this read */
 	pid_t self;
 	struct fmt_clock clock;	/* for -T */
 	char stamp_text[48];
