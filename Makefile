@@ -143,8 +143,8 @@ coverage: cov/daemonize
 
 lint:
 	mandoc -Tlint -W warning daemonize.1
-	shellcheck -S warning .ci/run test/helpers.bash bench/run.sh \
-	    bench/supervise.sh bench/relay.sh \
+	shellcheck -S warning .ci/run test/helpers.bash test/relay-helpers.bash \
+	    bench/run.sh bench/supervise.sh bench/relay.sh \
 	    examples/init.d/exampled examples/init.d/exampled-supervised \
 	    examples/container/entrypoint.sh
 	shellcheck -S warning test/*.bats
