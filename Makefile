@@ -57,12 +57,16 @@ daemonize-san: $(SRC) $(HDR)
 	    $(LINK) $(LDFLAGS) -o $@ $(SRC)
 
 # Static builds: with musl where musl-gcc is installed, else glibc -static.
+# Built for size: a static binary is for containers and small systems, and
+# what an idle supervisor maps of it is all its own (no library shares it).
 static: daemonize-static
+STATIC = -static -Os -fno-asynchronous-unwind-tables -ffunction-sections \
+	-fdata-sections -Wl,--gc-sections
 
 daemonize-static: $(SRC) $(HDR)
 	cc=$$(command -v musl-gcc || echo $(CC)); \
-	$$cc $(WARNINGS) $(DEFS) $(CPPFLAGS) $(CFLAGS) $(LINK) $(LDFLAGS) -static \
-	    -o $@ $(SRC)
+	$$cc $(WARNINGS) $(DEFS) $(CPPFLAGS) $(CFLAGS) $(STATIC) $(LINK) \
+	    $(LDFLAGS) -o $@ $(SRC)
 
 bench/floor: bench/floor.c
 	$(CC) $(WARNINGS) $(CPPFLAGS) $(CFLAGS) $(LINK) $(LDFLAGS) -o $@ \
@@ -114,7 +118,8 @@ build/clang/daemonize: $(SRC) $(HDR)
 	cc=$(CLANG) flags=; $(BUILD_IN_DIR)
 
 build/static/daemonize: $(SRC) $(HDR)
-	cc=$$(command -v musl-gcc || echo $(CC)) flags=-static; $(BUILD_IN_DIR)
+	cc=$$(command -v musl-gcc || echo $(CC)) flags='$(STATIC)'; \
+	    $(BUILD_IN_DIR)
 
 # The whole suite against a clang build, and against a static one (musl
 # where musl-gcc is installed).
