@@ -6,6 +6,7 @@
  * workers never mix.  What follows the last newline waits for the rest of
  * its line.
  */
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -33,6 +34,8 @@
 #define READ_SIZE PIPE_SIZE
 /* Reads of one stream before the others get their turn. */
 #define READS_PER_TURN 4
+/* A line being gathered takes memory in steps of this. */
+#define LINE_CHUNK (64 * 1024)
 /* A dead worker's pipe holds 64 KiB or so; orphans may add, not forever. */
 #define DRAIN_READS 16
 /* Pieces in one writev(2): a stamp and a line, each, with -T. */
@@ -61,6 +64,8 @@ static void feed(struct relay *, struct relay_stream *, const char *,
     size_t);
 static const char *take_line(struct relay *, struct relay_stream *,
     const char *, const char *, struct batch *);
+static int keep(struct relay_stream *, const char *, size_t);
+static void drop_line(struct relay_stream *);
 static void emit(struct relay *, struct relay_stream *, const char *, size_t,
     struct batch *);
 static void to_syslog(struct relay *, struct relay_stream *, const char *,
@@ -287,8 +292,8 @@ feed(struct relay *r, struct relay_stream *st, const char *data, size_t n)
 
 /*
  * One line from data, or the start of one: where the next begins.  A line
- * begun in an earlier read is gathered in st->line; one that grows past
- * RELAY_LINE_MAX is cut there.
+ * begun in an earlier read is gathered in st->line; one longer than
+ * RELAY_LINE_MAX (its newline not counted) is cut there.
  */
 static const char *
 take_line(struct relay *r, struct relay_stream *st, const char *data,
@@ -296,8 +301,8 @@ take_line(struct relay *r, struct relay_stream *st, const char *data,
 {
 	const char *nl = memchr(data, '\n', (size_t)(end - data));
 	size_t n = nl != NULL ? (size_t)(nl - data) + 1 : (size_t)(end - data);
-	size_t room = (size_t)RELAY_LINE_MAX - st->len, size;
-	char *line;
+	size_t room = (size_t)RELAY_LINE_MAX + 1 - st->len;
+	char extra;
 
 	if (st->len == 0 && nl != NULL && n <= room) {
 		emit(r, st, data, n, b);
@@ -305,26 +310,57 @@ take_line(struct relay *r, struct relay_stream *st, const char *data,
 	}
 	if (n > room)
 		n = room;
-	if (st->len + n > st->size) {
-		/* Twice as much each time: a long line is copied a few times,
-		 * not once a read. */
-		size = st->size * 2 > st->len + n ? st->size * 2 : st->len + n;
-		if (size > (size_t)RELAY_LINE_MAX)
-			size = (size_t)RELAY_LINE_MAX;
-		line = realloc(st->line, size);
-		if (line == NULL) {
-			/* No room to gather it: pass on what we have. */
-			emit(r, st, data, n, b);
-			return data + n;
-		}
-		st->line = line;
+	if (keep(st, data, n) == -1) {
+		/* No room to gather it: pass on what we have. */
+		emit(r, st, data, n, b);
+		return data + n;
+	}
+	if (st->line[st->len - 1] == '\n')
+		emit(r, st, st->line, st->len, b);
+	else if (st->len == (size_t)RELAY_LINE_MAX + 1) {
+		/* A byte past the most, and no newline: cut before it. */
+		extra = st->line[RELAY_LINE_MAX];
+		emit(r, st, st->line, (size_t)RELAY_LINE_MAX, b);
+		(void)keep(st, &extra, 1);
+	}
+	return data + n;
+}
+
+/*
+ * Appends n bytes to the line being gathered; -1 if there is no room.
+ * Its buffer is a mapping of its own, grown twice as large each time and
+ * unmapped once a long line is out: the memory goes back to the system
+ * at once, whatever malloc's thresholds would do.
+ */
+static int
+keep(struct relay_stream *st, const char *data, size_t n)
+{
+	size_t need = st->len + n, size;
+	void *p;
+
+	if (need > st->size) {
+		size = st->size * 2 > need ? st->size * 2 : need;
+		size = (size + LINE_CHUNK - 1) / LINE_CHUNK * LINE_CHUNK;
+		p = st->line == NULL ? mmap(NULL, size, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) : mremap(st->line,
+		    st->size, size, MREMAP_MAYMOVE);
+		if (p == MAP_FAILED)
+			return -1;
+		st->line = p;
 		st->size = size;
 	}
 	memcpy(st->line + st->len, data, n);
-	st->len += n;
-	if (st->line[st->len - 1] == '\n' || st->len == (size_t)RELAY_LINE_MAX)
-		emit(r, st, st->line, st->len, b);
-	return data + n;
+	st->len = need;
+	return 0;
+}
+
+static void
+drop_line(struct relay_stream *st)
+{
+	if (st->line != NULL)
+		(void)munmap(st->line, st->size);
+	st->line = NULL;
+	st->len = st->size = 0;
 }
 
 /*
@@ -355,11 +391,8 @@ emit(struct relay *r, struct relay_stream *st, const char *line, size_t n,
 	st->continued = !whole;
 	if (line == st->line) {
 		st->len = 0;
-		if (st->size > READ_SIZE) {
-			free(st->line);
-			st->line = NULL;
-			st->size = 0;
-		}
+		if (st->size > LINE_CHUNK)
+			drop_line(st);
 	}
 }
 
@@ -605,9 +638,7 @@ end_stream(struct relay *r, struct relay_stream *st)
 		flush(r, st->to, &b);
 	}
 	st->continued = false;
-	free(st->line);
-	st->line = NULL;
-	st->len = st->size = 0;
+	drop_line(st);
 	if (st->fd != -1)
 		(void)close(st->fd);
 	st->fd = -1;

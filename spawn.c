@@ -172,11 +172,15 @@ spawn_open_outputs(const struct spawn_plan *p, int *out, int *err)
 	    open_output(p, p->err, "-e") : p->devnull;
 	if (*err == -1)
 		return -1;
-	/* One file for both: share one offset, as 2>&1 would. */
-	if (p->out != NULL && p->err != NULL && fstat(*out, &a) == 0 &&
-	    fstat(*err, &b) == 0 && a.st_dev == b.st_dev &&
-	    a.st_ino == b.st_ino)
+	/* One file for both: share one offset, as 2>&1 would.  The second
+	 * descriptor, if we just opened it, is one too many. */
+	if (p->out != NULL && p->err != NULL && *err != *out &&
+	    fstat(*out, &a) == 0 && fstat(*err, &b) == 0 &&
+	    a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+		if (p->err_fd == -1)
+			(void)close(*err);
 		*err = *out;
+	}
 	return 0;
 }
 

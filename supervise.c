@@ -110,6 +110,7 @@ static int open_files(const struct spawn_plan *, int *, int *);
 static void open_events(struct supervisor *, int);
 static int set_up_relay(struct supervisor *);
 static void reopen_outputs(struct supervisor *);
+static int reopen_one(struct supervisor *, const char *, const char *);
 static void report_loss(struct supervisor *);
 static int set_up_notify(struct supervisor *);
 static void name_state(struct supervisor *);
@@ -365,32 +366,56 @@ set_up_relay(struct supervisor *sv)
 }
 
 /*
- * -H and SIGHUP: -o and -e opened again, from the directory we were
- * started in, as the user, appending.
+ * -H and SIGHUP: -o and -e opened again, each on its own (one that fails
+ * does not keep the other), from the directory we were started in, as
+ * the user, appending.
  */
 static void
 reopen_outputs(struct supervisor *sv)
 {
-	struct spawn_plan p = *sv->s->plan;
-	int out = -1, err = -1, r;
+	const struct spawn_plan *p = sv->s->plan;
+	int out = -2, err = -2;
+	struct stat a, b;
 
+	if (fchdir(sv->startdir) == -1) {
+		event(sv, LOG_ERR, "reopen: open the start directory: %s",
+		    strerror(errno));
+		return;
+	}
+	if (p->out != NULL)
+		out = reopen_one(sv, p->out, NULL);
+	if (p->err != NULL)
+		err = reopen_one(sv, NULL, p->err);
+	/* One file for both, as at the start. */
+	if (out >= 0 && err >= 0 && fstat(out, &a) == 0 &&
+	    fstat(err, &b) == 0 && a.st_dev == b.st_dev &&
+	    a.st_ino == b.st_ino) {
+		(void)close(err);
+		err = out;
+	}
+	if (chdir(p->dir) == -1)
+		event(sv, LOG_ERR, "change directory to %s: %s", p->dir,
+		    strerror(errno));
+	relay_reopen(&sv->relay, out, err);
+}
+
+/* One of -o (out) and -e (err) opened again: its descriptor, or -1. */
+static int
+reopen_one(struct supervisor *sv, const char *out, const char *err)
+{
+	struct spawn_plan p = *sv->s->plan;
+	int fds[2];
+
+	p.out = out;
+	p.err = err;
 	p.append = true;
 	p.out_fd = p.err_fd = -1;
 	/* The launcher's pipes are long closed: their numbers mean nothing. */
 	p.report_fd = p.ready_fd = -1;
-	if (fchdir(sv->startdir) == 0) {
-		r = open_files(&p, &out, &err);
-		if (chdir(sv->s->plan->dir) == -1)
-			event(sv, LOG_ERR, "change directory to %s: %s",
-			    sv->s->plan->dir, strerror(errno));
-	} else
-		r = fail(EXIT_SELF, "open the start directory");
-	if (r == -1) {
-		event(sv, LOG_ERR, "reopen: %s", fail_text());
-		out = err = -1;
-	}
-	relay_reopen(&sv->relay, p.out != NULL ? out : -2,
-	    p.err != NULL ? err : -2);
+	if (open_files(&p, &fds[0], &fds[1]) == 0)
+		return out != NULL ? fds[0] : fds[1];
+	event(sv, LOG_ERR, "reopen: %s", fail_text());
+	return -1;
 }
 
 /*
