@@ -619,7 +619,7 @@ daemon_exited(struct launch *l)
 	if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == -1 ||
 	    si.si_pid == 0)
 		return 0;
-	(void)proc_stop_children(&pid, 1, SIGTERM, STOP_WAIT_MS);
+	(void)proc_stop_children(&pid, 1, SIGTERM, STOP_WAIT_MS, NULL);
 	remove_pidfile(l, pid);
 	l->settled = true;
 	if (si.si_code != CLD_EXITED)
@@ -645,7 +645,8 @@ give_up(struct launch *l, int code, const char *format, ...)
 	va_start(ap, format);
 	(void)fmt_v(why, sizeof(why), format, ap);
 	va_end(ap);
-	(void)proc_stop_children(&l->daemon, 1, SIGTERM, STOP_WAIT_MS);
+	(void)proc_stop_children(&l->daemon, 1, SIGTERM, STOP_WAIT_MS,
+	    NULL);
 	remove_pidfile(l, l->daemon);
 	l->settled = true;
 	return failx(code, "wait: %s; pid %ld stopped", why, (long)l->daemon);

@@ -256,10 +256,13 @@ proc_stat_field(pid_t pid, int field)
  * IDs cannot be reused while we signal them) and to every child of ours,
  * including the orphans we adopt as their parents die; SIGKILL to what is
  * left after ms.  Reaps them all, the anchors last.  0 once none is left,
- * -1 if some are.
+ * -1 if some are.  Waiting, it calls wait (if not NULL) instead of
+ * sleeping: a caller with work to do meanwhile, such as reading what the
+ * stopping processes write, does it there.
  */
 int
-proc_stop_children(const pid_t *anchors, int n, int sig, long ms)
+proc_stop_children(const pid_t *anchors, int n, int sig, long ms,
+    const struct proc_wait *wait)
 {
 	struct signalled done = { .n = 0 };
 	struct pins pins = { .pid = anchors, .n = n < PINS_MAX ? n : PINS_MAX };
@@ -272,7 +275,10 @@ proc_stop_children(const pid_t *anchors, int n, int sig, long ms)
 	signal_groups(&pins, sig);
 	while (signal_round(&pins, sig, &done) > 0) {
 		if (now_ms() < deadline) {
-			nap_ms(step);
+			if (wait != NULL)
+				wait->fn(wait->arg, step);
+			else
+				nap_ms(step);
 			step = step < 50 ? step * 2 : 50;
 			continue;
 		}

@@ -26,7 +26,14 @@ bool proc_ref_wait_gone(const struct proc_ref *p, long ms);
 bool proc_is_gone(pid_t pid);
 const char *proc_stat(pid_t pid, char *buf, size_t size);
 long proc_stat_field(pid_t pid, int field);
-int proc_stop_children(const pid_t *anchors, int n, int sig, long ms);
+/* What a waiting caller does for up to ms, instead of sleeping. */
+struct proc_wait {
+	void (*fn)(void *arg, long ms);
+	void *arg;
+};
+
+int proc_stop_children(const pid_t *anchors, int n, int sig, long ms,
+    const struct proc_wait *wait);
 void proc_signal_group(pid_t pgid, int sig);
 void proc_reap_children(const pid_t *keep, int n);
 bool proc_other_children(const pid_t *keep, int n);

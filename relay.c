@@ -57,7 +57,9 @@ struct batch {
 	size_t bytes;
 };
 
-static int own_output(int);
+static void set_output(struct relay_output *, int);
+static ssize_t out_write(const struct relay_output *, const struct iovec *,
+    int);
 static struct relay_output *output(struct relay *, int);
 static void take_stream(struct relay *, struct relay_stream *, int);
 static void feed(struct relay *, struct relay_stream *, const char *,
@@ -86,7 +88,7 @@ static void stamp(struct relay *);
 int
 relay_open(struct relay *r, const struct relay_setup *s, int workers)
 {
-	int to, fd;
+	int to;
 
 	*r = (struct relay){ .s = *s, .max_streams = 4 * workers,
 	    .log = { .fd = -1, .avoid = s->avoid, .stamp_at = -1 },
@@ -98,12 +100,8 @@ relay_open(struct relay *r, const struct relay_setup *s, int workers)
 	    (s->stamps && r->gather == NULL))
 		return fail(EXIT_SELF, "allocate memory");
 	r->same = s->out != -1 && s->out == s->err;
-	for (to = 0; to < 2; to++) {
-		fd = to == 0 ? s->out : s->err;
-		r->out[to].fd = fd != -1 ? own_output(fd) : -1;
-		r->out[to].ours = r->out[to].fd != fd;
-		r->out[to].given = fd;
-	}
+	for (to = 0; to < 2; to++)
+		set_output(&r->out[to], to == 0 ? s->out : s->err);
 	return 0;
 }
 
@@ -117,23 +115,31 @@ output(struct relay *r, int to)
 /*
  * A pipe or a terminal could block us: we write to it through a
  * description of our own, opened again through /proc/self/fd, which can
- * be non-blocking without making the caller's so.  Files, and anything
- * we cannot open again, are written to as they are.
+ * be non-blocking without making the caller's so.  A socket cannot be
+ * opened again, and is sent to without waiting instead.  Files are
+ * written to as they are.
  */
-static int
-own_output(int fd)
+static void
+set_output(struct relay_output *o, int fd)
 {
 	char path[32];
 	struct stat sb;
-	int own;
 
-	if (fstat(fd, &sb) == -1 || S_ISREG(sb.st_mode) ||
+	*o = (struct relay_output){ .fd = fd, .given = fd,
+	    .lost = o->lost, .lost_errno = o->lost_errno, .cut = o->cut };
+	if (fd < 0 || fstat(fd, &sb) == -1 || S_ISREG(sb.st_mode) ||
 	    (S_ISCHR(sb.st_mode) && major(sb.st_rdev) == 1 &&
 	    minor(sb.st_rdev) == 3))
-		return fd;
+		return;
+	if (S_ISSOCK(sb.st_mode)) {
+		o->socket = o->nonblocking = true;
+		return;
+	}
 	(void)fmt(path, sizeof(path), "/proc/self/fd/%d", fd);
-	own = open(path, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-	return own != -1 ? own : fd;
+	o->fd = open(path, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	o->ours = o->nonblocking = o->fd != -1;
+	if (o->fd == -1)
+		o->fd = fd;
 }
 
 /*
@@ -478,10 +484,10 @@ put(struct relay *r, int to, struct iovec *iov, int n, size_t bytes)
 		return;
 	}
 	while (bytes > 0) {
-		w = writev(o->fd, iov, n);
+		w = out_write(o, iov, n);
 		if (w == -1 && errno == EINTR)
 			continue;
-		if (w == -1 && errno == EAGAIN && o->ours) {
+		if (w == -1 && errno == EAGAIN && o->nonblocking) {
 			keep_pending(o, iov, n);
 			return;
 		}
@@ -491,11 +497,23 @@ put(struct relay *r, int to, struct iovec *iov, int n, size_t bytes)
 		}
 		bytes -= (size_t)w;
 		o->cut = skip(&iov, &n, (size_t)w) != '\n';
-		if (bytes > 0 && o->ours) {
+		if (bytes > 0 && o->nonblocking) {
 			keep_pending(o, iov, n);
 			return;
 		}
 	}
+}
+
+/* writev(2), or for a socket a send that does not wait. */
+static ssize_t
+out_write(const struct relay_output *o, const struct iovec *iov, int n)
+{
+	struct msghdr m = { .msg_iov = (struct iovec *)(uintptr_t)iov,
+	    .msg_iovlen = (size_t)n };
+
+	if (o->socket)
+		return sendmsg(o->fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
+	return writev(o->fd, iov, n);
 }
 
 /* Moves past done bytes of the pieces: the last byte of them. */
@@ -610,7 +628,8 @@ write_pending(struct relay *r, struct relay_output *o)
 {
 	ssize_t w;
 
-	w = write(o->fd, o->pending, o->pending_len);
+	w = out_write(o, &(struct iovec){ .iov_base = o->pending,
+	    .iov_len = o->pending_len }, 1);
 	if (w == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (w <= 0) {
@@ -703,9 +722,10 @@ relay_reopen(struct relay *r, int out, int err)
 		    !(to == 1 && r->same))
 			(void)close(r->out[to].given);
 		fd = to == 0 ? out : err;
-		r->out[to].given = fd;
-		r->out[to].fd = fd != -1 ? own_output(fd) : -1;
-		r->out[to].ours = r->out[to].fd != fd;
+		/* What the old reader never took is lost with it. */
+		r->out[to].lost += (long long)r->out[to].pending_len;
+		free(r->out[to].pending);
+		set_output(&r->out[to], fd);
 		if (fd == -1 && r->out[to].lost_errno == 0)
 			r->out[to].lost_errno = saved != 0 ? saved : EIO;
 	}

@@ -45,7 +45,9 @@ struct relay_stream {
 struct relay_output {
 	int fd;			/* -1: nowhere */
 	int given;		/* the descriptor we were given for it */
-	bool ours;		/* fd is non-blocking, opened again by us */
+	bool ours;		/* fd was opened again by us, non-blocking */
+	bool socket;		/* sent to with MSG_DONTWAIT */
+	bool nonblocking;	/* either: what it cannot take now waits */
 	char *pending;		/* waiting for the reader (ours only) */
 	size_t pending_len, pending_size;
 	long long lost;		/* bytes not written since writing failed */

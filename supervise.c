@@ -138,6 +138,7 @@ static void schedule_restart(struct supervisor *, int);
 static void give_up(struct supervisor *, int);
 static void check_all_done(struct supervisor *);
 static void stop_all(struct supervisor *);
+static void relay_for(void *, long);
 static void forward(struct supervisor *, int);
 static void run_timers(struct supervisor *);
 static void restart_worker(struct supervisor *, int);
@@ -681,7 +682,8 @@ run(struct supervisor *sv)
 			take_notification(sv);
 		if (!sv->done)
 			take_ready_pipes(sv, n);
-		if (sv->relay_n > 0)
+		/* (A stop reused pfd to relay while it waited.) */
+		if (sv->relay_n > 0 && !sv->done)
 			relay_take(&sv->relay, sv->pfd + sv->relay_at,
 			    sv->relay_n);
 		if (!sv->done)
@@ -1001,10 +1003,11 @@ check_all_done(struct supervisor *sv)
 static void
 stop_all(struct supervisor *sv)
 {
+	struct proc_wait relaying = { .fn = relay_for, .arg = sv };
 	int i, n = pins(sv);
 
-	if (proc_stop_children(sv->pins, n, SIGTERM,
-	    sv->s->kill_timeout_ms) == -1)
+	if (proc_stop_children(sv->pins, n, SIGTERM, sv->s->kill_timeout_ms,
+	    sv->s->relay ? &relaying : NULL) == -1)
 		event(sv, LOG_ERR, "processes left after SIGKILL");
 	proc_reap_children(NULL, 0);
 	for (i = 0; i < sv->s->workers; i++) {
@@ -1013,6 +1016,21 @@ stop_all(struct supervisor *sv)
 		sv->w[i].state = W_DONE;
 	}
 	sv->done = true;
+}
+
+/*
+ * While the workers stop: what they write as they go is passed on, or a
+ * worker with much to say would block on its full pipe until SIGKILL.
+ */
+static void
+relay_for(void *arg, long ms)
+{
+	struct supervisor *sv = arg;
+	int n;
+
+	n = relay_pollfds(&sv->relay, sv->pfd);
+	if (poll(sv->pfd, (nfds_t)n, (int)ms) > 0)
+		relay_take(&sv->relay, sv->pfd, n);
 }
 
 /* HUP, QUIT, USR1, USR2, WINCH: to each worker, not to its group. */
