@@ -75,6 +75,7 @@ static int take_restart(struct options *, const char *);
 static int take_supervise_option(struct options *, int, const char *);
 static int check_supervise(struct options *);
 static int take_syslog(struct options *, const char *);
+static int take_tag(struct options *, char *);
 static int check_relay(struct options *);
 static int bad_option(int, const char *);
 static int match_long(const char *, size_t, const struct option **);
@@ -219,7 +220,7 @@ take_option(struct options *o, int c, char *arg)
 	case 'r': return take_restart(o, arg);
 	case 'S': return take_syslog(o, arg);
 	case 'T': o->timestamps = true; return 0;
-	case 't': return take_path(&o->tag, "-t", arg);
+	case 't': return take_tag(o, arg);
 	case 'u': return take_user(o, arg);
 	case 'v': o->verbose = true; return 0;
 	case 'V': o->mode = MODE_VERSION; return 0;
@@ -360,6 +361,19 @@ take_syslog(struct options *o, const char *arg)
 	if (dot != NULL)
 		o->level = levels[j].value;
 	return 0;
+}
+
+/* -t: a syslog tag is one word of printable bytes, or a log reads wrong. */
+static int
+take_tag(struct options *o, char *arg)
+{
+	const unsigned char *c;
+
+	for (c = (const unsigned char *)arg; *c != '\0'; c++)
+		if (*c <= ' ' || *c == 0x7f)
+			return usage_error("option -t wants a tag of printable "
+			    "characters without spaces, not '%s'", arg);
+	return take_path(&o->tag, "-t", arg);
 }
 
 /* -n and the numbers that tune a supervisor. */

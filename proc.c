@@ -605,19 +605,25 @@ reset_signals(void)
 	int sig;
 
 	for (sig = 1; sig < NSIG; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP && sig != SIGPIPE)
+		if (sig != SIGKILL && sig != SIGSTOP && sig != SIGPIPE &&
+		    sig != SIGXFSZ)
 			reset_signal(sig);
 	return clear_signal_mask();
 }
 
-/* SIGPIPE ignored (while we write), or at its default (for the command). */
+/*
+ * SIGPIPE and SIGXFSZ ignored (while we write: a reader gone, or a file
+ * at the size limit, fails the write instead of killing us), or at their
+ * default (for the command).
+ */
 int
 set_sigpipe(bool ignored)
 {
 	struct sigaction sa = { .sa_handler = ignored ? SIG_IGN : SIG_DFL };
 
-	if (sigaction(SIGPIPE, &sa, NULL) == -1)
-		return fail(EXIT_SELF, "set SIGPIPE");
+	if (sigaction(SIGPIPE, &sa, NULL) == -1 ||
+	    sigaction(SIGXFSZ, &sa, NULL) == -1)
+		return fail(EXIT_SELF, "set SIGPIPE and SIGXFSZ");
 	return 0;
 }
 

@@ -46,7 +46,7 @@
 /* Waiting for a slow reader beyond this, the streams to it pause. */
 #define PENDING_MAX (1L << 20)
 /* At exit, how long a slow reader gets for what waits for it. */
-#define FLUSH_MS 5000
+#define FLUSH_MS 1000
 
 static const char continued_mark[] = "... ";
 
@@ -61,6 +61,8 @@ static void set_output(struct relay_output *, int);
 static ssize_t out_write(const struct relay_output *, const struct iovec *,
     int);
 static struct relay_output *output(struct relay *, int);
+static bool same_file(int, int);
+static int room_for_one(struct relay *);
 static void take_stream(struct relay *, struct relay_stream *, int);
 static void feed(struct relay *, struct relay_stream *, const char *,
     size_t);
@@ -99,10 +101,24 @@ relay_open(struct relay *r, const struct relay_setup *s, int workers)
 	if (r->streams == NULL || r->buf == NULL ||
 	    (s->stamps && r->gather == NULL))
 		return fail(EXIT_SELF, "allocate memory");
-	r->same = s->out != -1 && s->out == s->err;
+	r->same = same_file(s->out, s->err);
 	for (to = 0; to < 2; to++)
 		set_output(&r->out[to], to == 0 ? s->out : s->err);
 	return 0;
+}
+
+/*
+ * Whether a and b are one file, or one pipe (2>&1): then one description
+ * takes both streams, or their writes could mix inside a line.
+ */
+static bool
+same_file(int a, int b)
+{
+	struct stat sa, sb;
+
+	return a >= 0 && b >= 0 && (a == b || (fstat(a, &sa) == 0 &&
+	    fstat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+	    sa.st_ino == sb.st_ino));
 }
 
 /* Both streams go to out[0] when one file takes both. */
@@ -150,19 +166,11 @@ set_output(struct relay_output *o, int fd)
 int
 relay_pipes(struct relay *r, int worker, int fds[2])
 {
-	struct relay_stream *st;
 	int to, p[2], i;
 
-	for (i = 0; i < r->nstreams; i++) {
-		st = &r->streams[i];
-		if (st->worker == worker && st->old)
-			end_stream(r, st);
-		else if (st->worker == worker)
-			st->old = true;
-	}
 	for (i = 0; i < r->nstreams; i++)
-		if (r->streams[i].fd == -1)
-			r->streams[i--] = r->streams[--r->nstreams];
+		if (r->streams[i].worker == worker)
+			r->streams[i].old = true;
 	fds[0] = fds[1] = -1;
 	for (to = 0; to < 2; to++) {
 		if (output(r, to)->fd == -1 && !r->s.syslog)
@@ -175,12 +183,33 @@ relay_pipes(struct relay *r, int worker, int fds[2])
 		(void)fcntl(p[0], F_SETPIPE_SZ, PIPE_SIZE);
 		p[0] = move_fd_off(p[0], r->s.avoid);
 		p[1] = move_fd_off(p[1], r->s.avoid);
-		if (p[0] == -1 || p[1] == -1 || r->nstreams == r->max_streams)
+		if (p[0] == -1 || p[1] == -1 || room_for_one(r) == -1)
 			return fail(EXIT_SELF, "create pipe");
 		r->streams[r->nstreams++] = (struct relay_stream){ .fd = p[0],
 		    .worker = worker, .to = to };
 		fds[to] = p[1];
 	}
+	return 0;
+}
+
+/*
+ * Room for a stream more.  Old streams stay while orphans of their workers
+ * hold them, so there is no fixed number: as many as those orphans.
+ */
+static int
+room_for_one(struct relay *r)
+{
+	struct relay_stream *more;
+	int n;
+
+	if (r->nstreams < r->max_streams)
+		return 0;
+	n = r->max_streams * 2;
+	more = realloc(r->streams, (size_t)n * sizeof(*more));
+	if (more == NULL)
+		return -1;
+	r->streams = more;
+	r->max_streams = n;
 	return 0;
 }
 
@@ -254,9 +283,15 @@ take_stream(struct relay *r, struct relay_stream *st, int turns)
 
 	while (turns-- > 0 && st->fd != -1) {
 		n = read(st->fd, r->buf, READ_SIZE);
-		if (n > 0)
+		if (n > 0) {
 			feed(r, st, r->buf, (size_t)n);
-		else if (n == -1 && errno == EINTR)
+			/* Its reader gone, a pipe passes that on, as without
+			 * us: the command gets SIGPIPE at its next write. */
+			if (output(r, st->to)->gone && !r->s.syslog) {
+				st->len = 0;
+				end_stream(r, st);
+			}
+		} else if (n == -1 && errno == EINTR)
 			continue;
 		else if (n == -1 && errno == EAGAIN)
 			return;
@@ -592,6 +627,7 @@ lose(struct relay *r, struct relay_output *o, size_t bytes, int err)
 	}
 	if (err != 0)
 		o->lost_errno = err;
+	o->gone = err == EPIPE;
 	o->lost += (long long)bytes;
 }
 
@@ -729,7 +765,7 @@ relay_reopen(struct relay *r, int out, int err)
 		if (fd == -1 && r->out[to].lost_errno == 0)
 			r->out[to].lost_errno = saved != 0 ? saved : EIO;
 	}
-	r->same = out >= 0 && out == err;
+	r->same = same_file(out, err);
 }
 
 /*

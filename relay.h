@@ -34,8 +34,8 @@ struct relay_stream {
 	int worker;
 	pid_t pid;		/* the worker's, for syslog */
 	int to;			/* 0: standard output, 1: standard error */
-	bool old;		/* its worker was restarted; it may still have
-				   writers, orphans, until they go */
+	bool old;		/* its worker was restarted; orphans of it may
+				   still write, and it is read until they go */
 	char *line;		/* the line so far */
 	size_t len, size;
 	bool continued;		/* the line goes on a cut one */
@@ -53,6 +53,7 @@ struct relay_output {
 	long long lost;		/* bytes not written since writing failed */
 	int lost_errno;
 	bool cut;		/* a write stopped inside a line */
+	bool gone;		/* a pipe or socket whose reader went away */
 };
 
 struct relay {

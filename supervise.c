@@ -76,6 +76,7 @@ struct supervisor {
 	struct spawn_plan plan;	/* each worker's */
 	struct worker *w;
 	struct pollfd *pfd;	/* signals, notifications, workers' pipes */
+	size_t pfd_size;
 	int *which;		/* the worker of each pipe in pfd */
 	pid_t *pins;		/* the workers' PIDs, for a reap or a stop */
 	char *state;		/* room for the state file's text */
@@ -126,6 +127,7 @@ static void started(struct supervisor *);
 static void fail_start(struct supervisor *);
 static int run(struct supervisor *);
 static nfds_t fill_pollfds(struct supervisor *);
+static int pfd_room(struct supervisor *, nfds_t);
 static int next_timeout(const struct supervisor *);
 static int take_signals(struct supervisor *);
 static void reap(struct supervisor *);
@@ -197,8 +199,8 @@ set_up(struct supervisor *sv)
 	sv->w = calloc(n, sizeof(*sv->w));
 	/* Each worker has up to two pipes polled: status and ready; the
 	 * relay, its two outputs and up to four streams a worker. */
-	sv->pfd = calloc(2 * n + 2 + (s->relay ? 4 * n + 2 : 0),
-	    sizeof(*sv->pfd));
+	sv->pfd_size = 2 * n + 2 + (s->relay ? 2 * n + 2 : 0);
+	sv->pfd = calloc(sv->pfd_size, sizeof(*sv->pfd));
 	sv->which = calloc(2 * n + 2, sizeof(*sv->which));
 	sv->pins = calloc(n, sizeof(*sv->pins));
 	sv->state = malloc(sv->state_size);
@@ -718,8 +720,29 @@ fill_pollfds(struct supervisor *sv)
 		}
 	}
 	sv->relay_at = (int)n;
-	sv->relay_n = sv->s->relay ? relay_pollfds(&sv->relay, sv->pfd + n) : 0;
+	sv->relay_n = sv->s->relay && pfd_room(sv, n) == 0 ?
+	    relay_pollfds(&sv->relay, sv->pfd + n) : 0;
 	return n + (nfds_t)sv->relay_n;
+}
+
+/*
+ * Room in pfd after our n entries for the relay's: its outputs and its
+ * streams, which orphans keep open past their workers' restarts.
+ */
+static int
+pfd_room(struct supervisor *sv, nfds_t n)
+{
+	size_t need = n + 2 + (size_t)sv->relay.nstreams;
+	struct pollfd *more;
+
+	if (need <= sv->pfd_size)
+		return 0;
+	more = realloc(sv->pfd, need * 2 * sizeof(*more));
+	if (more == NULL)
+		return -1;
+	sv->pfd = more;
+	sv->pfd_size = need * 2;
+	return 0;
 }
 
 /* Until the next restart or look at a group; -1 (forever) if none. */
@@ -1028,6 +1051,10 @@ relay_for(void *arg, long ms)
 	struct supervisor *sv = arg;
 	int n;
 
+	if (pfd_room(sv, 0) == -1) {
+		nap_ms(ms);
+		return;
+	}
 	n = relay_pollfds(&sv->relay, sv->pfd);
 	if (poll(sv->pfd, (nfds_t)n, (int)ms) > 0)
 		relay_take(&sv->relay, sv->pfd, n);
