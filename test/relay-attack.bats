@@ -268,3 +268,26 @@ EOF
 		return 1
 	fi
 }
+
+# reopen_outputs() opens -o then -e, and if either fails, takes neither:
+# with -e's directory gone, the -o file, opened again all right, was
+# dropped (its descriptor left open), and every line of standard output
+# counted as lost with those of standard error.
+@test "-H: when -e cannot be opened again, -o still gets its lines after the reopen" {
+	mkdir od ed
+	"$DAEMONIZE" -H -o "$PWD/od/out" -e "$PWD/ed/err" -p "$PF" sh -c '
+		i=0
+		while :; do
+			i=$((i + 1)); echo "out $i"; echo "err $i" >&2; sleep 0.01
+		done'
+	sup=$(pid_in "$PF")
+	wait_until 5 '[ "$(count_lines od/out "^out [0-9]+$")" -ge 5 ]'
+	rm -r ed
+	mv od/out od/out.1
+	kill -HUP "$sup"
+	wait_until 5 '[ -e od/out ]'
+	if ! wait_until 3 '[ "$(count_lines od/out "^out [0-9]+$")" -ge 10 ]'; then
+		echo "od/out after the reopen: $(wc -c <od/out) bytes" >&2
+		return 1
+	fi
+}
