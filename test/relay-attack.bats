@@ -291,3 +291,21 @@ EOF
 		return 1
 	fi
 }
+
+# A file size limit (ulimit -f) is inherited by the daemon.  Without a
+# relay, the command that writes past it gets SIGXFSZ; with one, the
+# supervisor writes, and SIGXFSZ, at its default, killed it: no exit
+# status of the command's, the pidfile left behind, the worker killed by
+# its parent's death.  A file that takes no more is a loss, as a full
+# disk is.
+@test "a relay that reaches the file size limit (ulimit -f) counts the rest as lost and exits with the command's status" {
+	run bash -c 'ulimit -f 64 && exec "$0" -f -T -o out -p "$1" sh -c "
+		i=0
+		while [ \$i -lt 5000 ]; do
+			i=\$((i + 1)); echo \"line \$i of the output\"
+		done"' "$DAEMONIZE" "$PF"
+	echo "status $status: $output"
+	[ "$status" -eq 0 ]
+	[ ! -e "$PF" ]
+	[ "$(stat -c %s out)" -le 65536 ]
+}
