@@ -309,3 +309,24 @@ EOF
 	[ ! -e "$PF" ]
 	[ "$(stat -c %s out)" -le 65536 ]
 }
+
+# With -f, the relay writes standard output and standard error through a
+# description of its own for each, and tells that they are one only by
+# their numbers (1 and 2).  When both are one pipe (2>&1 |, or the one
+# socket systemd gives for both), a line too long for the pipe was written
+# in pieces through one description, and the other's lines went in
+# between: inside the line.
+@test "-f -T with standard output and error one pipe: a long line on each stream stays whole" {
+	"$DAEMONIZE" -f -T -p "$PF" perl -e '
+		for (1 .. 50) {
+			syswrite STDOUT, "a" x 100000 . "\n";
+			syswrite STDERR, "b" x 100000 . "\n";
+		}' 2>&1 | cat >out
+	whole=$(awk 'length($0) == 100030 && substr($0, 31) ~ /^(a+|b+)$/' out |
+		wc -l)
+	if [ "$whole" -ne 100 ]; then
+		echo "$whole whole lines of 100 written; line lengths:" >&2
+		awk '{ print length($0) }' out | paste -sd ' ' >&2
+		return 1
+	fi
+}
