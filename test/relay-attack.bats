@@ -235,40 +235,6 @@ EOF
 	is_alive "$o"
 }
 
-# say_loss() begins the loss line with a newline unless the file ends in
-# one, and ends_line() tells that by fstat(2), then pread(2) of the last
-# byte: a truncation in between (logrotate's copytruncate, or ': >') made
-# the pread short, taken for "no newline there", and the line that tells
-# of the loss came after an empty line of its own.  Forced here with
-# pread64 held back 0.3 s; unforced, it happened in one run out of three.
-@test "a full file truncated from outside gets the loss line first, with no empty line before it" {
-	require_root
-	require_strace
-	mkdir r
-	mount -t tmpfs -o size=64k daemonize-test "$PWD/r"
-	MOUNTED=$PWD/r
-	# Lines of 1000 bytes: the file fills up inside one (65536 = 65 * 1000
-	# + 536), so the relay knows its last line was cut.
-	"$DAEMONIZE" -H -o "$PWD/r/log" -p "$PF" \
-		perl -e '$| = 1; my $l = "x" x 999 . "\n"; print $l while 1'
-	sup=$(pid_in "$PF")
-	wait_until 5 '[ "$(df --output=avail "$PWD/r" | tail -n 1)" -eq 0 ]'
-	[ "$(stat -c %s r/log)" -eq 65536 ]
-	strace -p "$sup" -o trace -e trace=pread64 \
-		-e inject=pread64:delay_enter=300000 &
-	# Another way to tell where the file ends need not read it: then the
-	# truncation comes a little later, and the outcome is all the same.
-	wait_until 3 "grep -q 'pread64(' trace" || true
-	: >r/log
-	wait_until 5 'grep -q "bytes lost" r/log'
-	first=$(head -n 1 r/log)
-	if ! [[ $first =~ ^daemonize:\ [0-9]+\ bytes\ lost:\ No\ space\ left\ on\ device$ ]]; then
-		echo "first line: '$first'" >&2
-		head -c 200 r/log | od -c | head -n 5 >&2
-		return 1
-	fi
-}
-
 # reopen_outputs() opens -o then -e, and if either fails, takes neither:
 # with -e's directory gone, the -o file, opened again all right, was
 # dropped (its descriptor left open), and every line of standard output
