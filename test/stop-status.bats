@@ -394,3 +394,31 @@ start_stop_loop() {
 	[ "$output" = "not running" ]
 	[ ! -e "$PF" ]
 }
+
+# Each --stop either stops the daemon or finds it stopped (by another, or
+# gone between its look and its signal): all exit 0, the daemon is gone,
+# and no stop signals anything else (no other process of the test dies).
+@test "50 concurrent --stops of one daemon all exit 0, and it is gone with its pidfile" {
+	"$DAEMONIZE" -p "$PF" sleep 1000
+	pid=$(pid_in "$PF")
+	sleep 1000 &
+	bystander=$!
+	for i in $(seq 50); do
+		{
+			rc=0
+			"$DAEMONIZE" --stop -p "$PF" >"out.$i" 2>"err.$i" || rc=$?
+			echo "$rc" >"status.$i"
+		} &
+		stoppers+=($!)
+	done
+	# Not a bare wait: with BATS_TEST_TIMEOUT, bats has a child of its own.
+	wait "${stoppers[@]}"
+	[ "$(cat status.* | grep -c '^0$')" -eq 50 ]
+	[ -z "$(cat err.*)" ]
+	[ "$(cat out.* | grep -cx "stopped (pid $pid)\|not running")" -eq 50 ]
+	[ "$(cat out.* | grep -cx "stopped (pid $pid)")" -ge 1 ]
+	wait_until 5 '! is_alive "$pid"'
+	[ ! -e "$PF" ]
+	is_alive "$bystander"
+	kill "$bystander"
+}
