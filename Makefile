@@ -146,13 +146,25 @@ coverage: cov/daemonize
 	rc=0; DAEMONIZE="$$PWD/cov/daemonize" BATS_TEST_TIMEOUT=60 bats test/ || \
 	    rc=$$?; gcovr -r . --object-directory cov --txt; exit $$rc
 
-lint:
+lint: analyze
 	mandoc -Tlint -W warning daemonize.1
 	shellcheck -S warning .ci/run test/helpers.bash test/relay-helpers.bash \
 	    bench/run.sh bench/supervise.sh bench/relay.sh \
 	    examples/init.d/exampled examples/init.d/exampled-supervised \
 	    examples/container/entrypoint.sh
 	shellcheck -S warning test/*.bats
+
+# Three static analyzers, each to be clean: gcc's, clang's and cppcheck.
+analyze:
+	for f in $(SRC); do \
+	    gcc $(WARNINGS) $(DEFS) -fanalyzer -c $$f -o /dev/null || exit 1; \
+	done
+	for f in $(SRC); do \
+	    clang --analyze -Xanalyzer -analyzer-werror $(WARNINGS) $(DEFS) \
+	    $$f -o /dev/null || exit 1; \
+	done
+	cppcheck --quiet --enable=warning,portability --std=c11 \
+	    -D_GNU_SOURCE -DVERSION='"$(VERSION)"' --error-exitcode=1 $(SRC)
 
 install: daemonize
 	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANPREFIX)/man1
@@ -170,5 +182,5 @@ clean:
 	    bench/floor bench/floor-static bench/timer bench/lines
 	rm -rf build cov
 
-.PHONY: all static bench check sanitize check-clang check-static coverage \
+.PHONY: all static bench check sanitize analyze check-clang check-static coverage \
 	lint install uninstall clean

@@ -84,7 +84,7 @@ control_status(const char *pidfile, bool quiet)
 int
 control_stop(const char *pidfile, int sig, int timeout, bool quiet)
 {
-	struct proc_ref d;
+	struct proc_ref d = { .pid = 0, .pidfd = -1 };
 	int r;
 
 	r = find_daemon(pidfile, &d);
@@ -111,7 +111,7 @@ control_stop(const char *pidfile, int sig, int timeout, bool quiet)
 int
 control_signal(const char *pidfile, int sig)
 {
-	struct proc_ref d;
+	struct proc_ref d = { .pid = 0, .pidfd = -1 };
 	int r;
 
 	r = find_daemon(pidfile, &d);
@@ -188,7 +188,7 @@ check_named(const char *pidfile, const struct pidfile_info *pi)
 static bool
 holds_lock(const char *pidfile, pid_t pid)
 {
-	struct pidfile_info pi;
+	struct pidfile_info pi = { .holder = 0 };
 
 	return pidfile_inspect(pidfile, &pi) == LOCK_HELD && pi.holder == pid;
 }

@@ -215,10 +215,12 @@ put_number(struct out *o, const struct spec *s, uintmax_t v, bool negative)
 	char digits[sizeof(uintmax_t) * CHAR_BIT / 3 + 1];
 	int n = 0, zeros, width;
 
-	while (v != 0 || (n == 0 && s->prec != 0)) {
-		digits[n++] = "0123456789abcdef"[v % base];
-		v /= base;
-	}
+	/* Zero with a precision of 0 has no digit at all. */
+	if (v != 0 || s->prec != 0)
+		do {
+			digits[n++] = "0123456789abcdef"[v % base];
+			v /= base;
+		} while (v != 0);
 	zeros = s->prec > n ? s->prec - n : 0;
 	width = s->width - n - zeros - (negative ? 1 : 0);
 	if (s->zero && !s->left && s->prec < 0) {

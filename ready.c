@@ -66,7 +66,8 @@ open_notify_socket(struct ready *r, int avoid)
 
 	(void)fmt(name, sizeof(name), "@daemonize/notify/%ld/%ld",
 	    (long)getpid(), now_ms());
-	(void)make_address(name, &addr, &len);
+	if (make_address(name, &addr, &len) == -1)
+		return -1;
 	r->fd = move_fd_off(socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0),
 	    avoid);
 	if (r->fd == -1)
@@ -195,6 +196,7 @@ make_address(const char *name, struct sockaddr_un *addr, socklen_t *len)
 {
 	size_t n = strlen(name);
 
+	*len = 0;
 	if (n >= sizeof(addr->sun_path) || n == 0 ||
 	    (name[0] != '@' && name[0] != '/'))
 		return failx(EXIT_SELF, "notify socket %s: not a socket "
