@@ -53,3 +53,64 @@ assert_all_gone() {
 	[ "$(stat -c %t:%T /dev/full)" = 1:7 ]
 	[ -z "$(tagged_procs)" ]
 }
+
+# --- the pidfile's file system full or read-only ---
+
+# Runs daemonize -p fs/d.pid ARGS in a mount namespace of its own, with a
+# tiny tmpfs on fs prepared by the shell commands PREP; daemonize's stderr
+# goes to err, and what fs holds afterwards (ls -A, then d.pid's bytes) to
+# after, since fs is only mounted inside the namespace.
+on_small_tmpfs() {
+	local prep=$1
+	shift
+	mkdir -p fs
+	unshare --mount sh -c '
+		mount -t tmpfs -o "$1" tmpfs fs || exit 99
+		eval "$2" || exit 98
+		shift 2
+		rc=0
+		"$@" 2>err || rc=$?
+		{ ls -A fs; echo --; cat fs/d.pid 2>/dev/null; } >after
+		exit "$rc"' sh "${TMPFS_OPTS:-size=4k}" "$prep" \
+		"$DAEMONIZE" -p fs/d.pid "$@"
+}
+
+@test "a pidfile on a full file system exits 125 with one line, no pidfile left" {
+	require_mount_namespace
+	run -125 on_small_tmpfs 'head -c 65536 /dev/zero >fs/fill 2>/dev/null; [ -s fs/fill ]' \
+		sleep 1000
+	assert_one_line "$(cat err)"
+	grep -qF d.pid err
+	[ "$(cat after)" = "$(printf 'fill\n--')" ]
+	assert_all_gone
+}
+
+@test "a pidfile on a file system out of inodes exits 125 with one line, nothing left" {
+	require_mount_namespace
+	TMPFS_OPTS=size=64k,nr_inodes=2 run -125 on_small_tmpfs \
+		'i=0; while touch fs/f$i 2>/dev/null; do i=$((i + 1)); done; [ -e fs/f0 ]' \
+		sleep 1000
+	assert_one_line "$(cat err)"
+	grep -qF d.pid err
+	[ "$(grep -c '^d\.pid$' after)" -eq 0 ]
+	assert_all_gone
+}
+
+@test "a pidfile on a read-only file system exits 125 with one line, nothing left" {
+	require_mount_namespace
+	run -125 on_small_tmpfs 'mount -o remount,ro fs' sleep 1000
+	assert_one_line "$(cat err)"
+	grep -qF d.pid err
+	[ "$(cat after)" = -- ]
+	assert_all_gone
+}
+
+@test "a stale pidfile on a read-only file system exits 125 and is left as it was" {
+	require_mount_namespace
+	run -125 on_small_tmpfs 'echo 99999999 >fs/d.pid && mount -o remount,ro fs' \
+		sleep 1000
+	assert_one_line "$(cat err)"
+	grep -qF d.pid err
+	[ "$(cat after)" = "$(printf 'd.pid\n--\n99999999')" ]
+	assert_all_gone
+}
