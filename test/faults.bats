@@ -114,3 +114,77 @@ on_small_tmpfs() {
 	[ "$(cat after)" = "$(printf 'd.pid\n--\n99999999')" ]
 	assert_all_gone
 }
+
+# --- too few descriptors ---
+
+# Starts daemonize -p "$PF" ARGS with only 0, 1 and 2 open and `ulimit -n`
+# at each of 3 to 12: it
+# exits 0 with its daemon alive and named by the pidfile, or fails with
+# one line and 125 leaving nothing; with 3 the dynamic loader itself may
+# fail to open libc (127, its own line), before any of daemonize's code.
+check_emfile() {
+	local n pid
+	for n in 3 4 5 6 7 8 9 10 11 12; do
+		status=0
+		bash -c 'fds=(/proc/$$/fd/*)
+			for f in "${fds[@]}"; do
+				f=${f##*/}; [ "$f" -gt 2 ] && eval "exec $f>&-"
+			done
+			ulimit -n "$1" && shift && exec "$@"' \
+			sh "$n" "$DAEMONIZE" -p "$PF" "$@" 2>err || status=$?
+		stderr=$(cat err)
+		echo "ulimit -n $n: exit $status, said: $stderr"
+		case $status in
+		0)
+			[ -z "$stderr" ]
+			pid=$(pid_in "$PF")
+			is_alive "$pid"
+			tagged "$pid"
+			stop_then_kill_test_processes
+			wait_until 2 "! is_alive $pid"
+			rm -f "$PF"
+			;;
+		125)
+			assert_one_line "$stderr"
+			assert_all_gone
+			;;
+		127)
+			[ "$n" -eq 3 ]
+			[[ $stderr == *"error while loading shared libraries"* ]]
+			assert_one_line "$stderr"
+			assert_all_gone
+			;;
+		*)
+			return 1
+			;;
+		esac
+	done
+}
+
+@test "ulimit -n 3 to 12: a daemon with its pidfile, or 125, one line and nothing left" {
+	check_emfile sleep 1000
+}
+
+@test "ulimit -n 3 to 12 with -o: a daemon with its pidfile, or 125, one line and nothing left" {
+	check_emfile -o out sleep 1000
+}
+
+@test "ulimit -n 3 to 12 with -w: a daemon with its pidfile, or 125, one line and nothing left" {
+	check_emfile -w5 sh -c '"$1" --notify; exec sleep 1000' sh "$DAEMONIZE"
+}
+
+@test "ulimit -n 3 to 12 with -r: a supervisor with its pidfile, or 125, one line and nothing left" {
+	check_emfile -r sleep 1000
+}
+
+@test "ulimit -n 3 to 12 with -n 2: a supervisor with its pidfile, or 125, one line and nothing left" {
+	check_emfile -n 2 sleep 1000
+}
+
+@test "ulimit -n 3 to 12 with -T -H -o -e: a daemon with its pidfile, or 125, one line and nothing left" {
+	check_emfile -T -H -o out -e out sleep 1000
+}
+
+@test "ulimit -n 3 to 12 with -S: a daemon with its pidfile, or 125, one line and nothing left" {
+	check_emfile -S sleep 1000
+}
