@@ -188,3 +188,68 @@ check_emfile() {
 @test "ulimit -n 3 to 12 with -S: a daemon with its pidfile, or 125, one line and nothing left" {
 	check_emfile -S sleep 1000
 }
+
+# --- standard streams closed ---
+
+# Runs daemonize with the redirections REDIRS applied first: with_closed
+# '0<&- 2>&-' ARGS...
+with_closed() {
+	local redirs=$1
+	shift
+	bash -c "exec $redirs; exec \"\$@\"" sh "$@"
+}
+
+# Starts a daemon with REDIRS closing some of daemonize's 0, 1 and 2: it
+# starts, its pidfile holds its PID and a newline, and its 0 to 2 are
+# /dev/null.
+check_closed_start() {
+	local pid fd
+	run -0 with_closed "$1" "$DAEMONIZE" -p "$PF" sleep 1000
+	pid=$(pid_in "$PF")
+	[ "$(cat "$PF")" = "$pid" ] && [ "$(wc -c <"$PF")" -eq $((${#pid} + 1)) ]
+	wait_exec "$pid" sleep
+	tagged "$pid"
+	for fd in 0 1 2; do
+		echo "fd $fd: $(readlink "/proc/$pid/fd/$fd")"
+		[ "$(readlink "/proc/$pid/fd/$fd")" = /dev/null ]
+		[ "$(stat -Lc %t:%T "/proc/$pid/fd/$fd")" = 1:3 ]
+	done
+}
+
+@test "stdin closed at the start: the daemon runs, its pidfile right, its 0 to 2 /dev/null" {
+	check_closed_start '0<&-'
+}
+
+@test "stdout closed at the start: the daemon runs, its pidfile right, its 0 to 2 /dev/null" {
+	check_closed_start '1>&-'
+}
+
+@test "stderr closed at the start: the daemon runs, its pidfile right, its 0 to 2 /dev/null" {
+	check_closed_start '2>&-'
+}
+
+@test "0, 1 and 2 all closed at the start: the daemon runs, its pidfile right, its 0 to 2 /dev/null" {
+	check_closed_start '0<&- 1>&- 2>&-'
+}
+
+@test "0, 1 and 2 all closed, with -o and -e: the command's output reaches the file, not the pidfile" {
+	run -0 with_closed '0<&- 1>&- 2>&-' "$DAEMONIZE" -p "$PF" -o out -e out \
+		sh -c 'echo out; echo err >&2; exec sleep 1000'
+	pid=$(pid_in "$PF")
+	wait_exec "$pid" sleep
+	[ "$(cat "$PF")" = "$pid" ]
+	[ "$(cat out)" = "$(printf 'out\nerr')" ]
+	[ "$(readlink "/proc/$pid/fd/0")" = /dev/null ]
+	[ "$(readlink "/proc/$pid/fd/1")" = "$BATS_TEST_TMPDIR/out" ]
+	[ "$(readlink "/proc/$pid/fd/2")" = "$BATS_TEST_TMPDIR/out" ]
+}
+
+# A descriptor opened while 2 is closed may land on 2: the message of a
+# failure must not be written into the pidfile or the lock file.
+@test "0, 1 and 2 all closed, a failure exits 125, writing nothing into the lock file, nothing left" {
+	mkdir odir
+	echo 1234 >lock
+	run -125 with_closed '0<&- 1>&- 2>&-' "$DAEMONIZE" -l lock -p "$PF" -o odir sleep 1000
+	[ "$(cat lock)" = 1234 ]
+	assert_all_gone
+}
