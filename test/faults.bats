@@ -253,3 +253,45 @@ check_closed_start() {
 	[ "$(cat lock)" = 1234 ]
 	assert_all_gone
 }
+
+# --- no /dev/null ---
+
+# Runs daemonize ARGS in a mount namespace whose /dev is an empty tmpfs;
+# its stderr goes to err (a file outside /dev).
+without_dev_null() {
+	unshare --mount sh -c 'mount -t tmpfs -o size=16k tmpfs /dev || exit 99
+		[ ! -e /dev/null ] || exit 98
+		exec "$@" 2>err' sh "$@"
+}
+
+@test "no /dev/null exits 125 with one line naming it, nothing left" {
+	require_mount_namespace
+	run -125 without_dev_null "$DAEMONIZE" -p "$PF" sleep 1000
+	assert_one_clean_line err
+	grep -qF /dev/null err
+	assert_all_gone
+}
+
+@test "no /dev/null with -o and -e exits 125 with one line, nothing left" {
+	require_mount_namespace
+	run -125 without_dev_null "$DAEMONIZE" -p "$PF" -o out -e out sleep 1000
+	assert_one_clean_line err
+	grep -qF /dev/null err
+	[ ! -s out ]
+	assert_all_gone
+}
+
+@test "no /dev/null with -r exits 125 with one line, nothing left" {
+	require_mount_namespace
+	run -125 without_dev_null "$DAEMONIZE" -r -p "$PF" sleep 1000
+	assert_one_clean_line err
+	grep -qF /dev/null err
+	assert_all_gone
+}
+
+@test "no /dev/null and 0 to 2 closed: still exit 125, nothing left" {
+	require_mount_namespace
+	run -125 unshare --mount sh -c 'mount -t tmpfs -o size=16k tmpfs /dev || exit 99
+		exec "$@" 0<&- 1>&- 2>&-' sh "$DAEMONIZE" -p "$PF" sleep 1000
+	assert_all_gone
+}
