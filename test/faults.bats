@@ -295,3 +295,69 @@ without_dev_null() {
 		exec "$@" 0<&- 1>&- 2>&-' sh "$DAEMONIZE" -p "$PF" sleep 1000
 	assert_all_gone
 }
+
+# --- fork failing ---
+
+# A user ID no process has: RLIMIT_NPROC counts every process of the real
+# user, zombies too (PID 1 here reaps late), so nobody's count would drift.
+fresh_uid() {
+	local uid
+	while :; do
+		uid=$((3000000 + RANDOM * 32 + RANDOM % 32))
+		[ -z "$(ps -o pid= -u "$uid")" ] && break
+	done
+	printf '%s\n' "$uid"
+}
+
+# Runs daemonize ARGS as a fresh user allowed N processes, itself included,
+# in a public directory whose pidfile is d.pid; killed after 6 s.
+# with_nproc N ARGS...
+with_nproc() {
+	local n=$1 uid
+	shift
+	uid=$(fresh_uid)
+	timeout -s KILL 6 prlimit --nproc="$n" -- \
+		setpriv --reuid="$uid" --regid="$uid" --clear-groups -- \
+		"$DAEMONIZE" "$@"
+}
+
+# With N allowed, daemonize ARGS fails with exit 125, one line, and leaves
+# no pidfile, no workers file, nothing running.
+check_nproc() {
+	local n=$1 dir
+	shift
+	require_root
+	dir=$(public_dir)
+	PF="$dir/d.pid"
+	run -125 --separate-stderr with_nproc "$n" -p "$PF" "$@"
+	assert_one_line "$stderr"
+	[ ! -e "$PF.workers" ]
+	[ -z "$(ls -A "$dir")" ]
+	assert_all_gone
+}
+
+@test "the first fork failing (RLIMIT_NPROC) exits 125 with one line, no pidfile, nothing left" {
+	check_nproc 1 sleep 1000
+}
+
+@test "-r: the first fork failing exits 125 with one line, no pidfile, nothing left" {
+	check_nproc 1 -r sleep 1000
+}
+
+@test "-r: the supervisor's fork failing exits 125 with one line, no pidfile, nothing left" {
+	check_nproc 2 -r sleep 1000
+}
+
+# The launcher blocks SIGTERM and SIGINT while it waits (it takes them
+# through a signalfd): a hang here cannot be stopped but by SIGKILL.
+@test "-w: the first fork failing exits 125 at once with one line, nothing left" {
+	check_nproc 1 -w2 sh -c '"$1" --notify; exec sleep 1000' sh "$DAEMONIZE"
+}
+
+@test "-w: the second fork failing exits 125 with one line, nothing left" {
+	check_nproc 2 -w2 sh -c '"$1" --notify; exec sleep 1000' sh "$DAEMONIZE"
+}
+
+@test "-S: the second fork failing exits 125 with one line, nothing left" {
+	check_nproc 2 -S sleep 1000
+}
