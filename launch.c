@@ -458,8 +458,14 @@ start_daemon(struct launch *l)
 	int status;
 
 	pid = fork();
-	if (pid == -1)
-		return fail(EXIT_SELF, "fork");
+	if (pid == -1) {
+		/* Our end of the status pipe goes too: with -w, launch()
+		 * reads that pipe to its end, which no daemon will write. */
+		(void)fail(EXIT_SELF, "fork");
+		(void)close(l->report[1]);
+		l->report[1] = -1;
+		return -1;
+	}
 	if (pid == 0) {
 		/* -w blocked the signals it takes through its signalfd; a
 		 * supervisor blocks its own before its PID is known. */
