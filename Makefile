@@ -143,7 +143,8 @@ coverage: cov/daemonize
 	rm -f cov/*.gcda
 	umask 0; for bin in daemonize $(TESTBINS); do \
 	    cov/$$bin -V >/dev/null || exit 1; done
-	rc=0; DAEMONIZE="$$PWD/cov/daemonize" BATS_TEST_TIMEOUT=60 bats test/ || \
+	rc=0; DAEMONIZE="$$PWD/cov/daemonize" DAEMONIZE_COVERAGE=1 \
+	    BATS_TEST_TIMEOUT=60 bats test/ || \
 	    rc=$$?; gcovr -r . --object-directory cov --txt; exit $$rc
 
 lint: analyze
