@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -22,6 +23,26 @@
 /* With no log daemon, how long before we look for one again. */
 #define RETRY_MS 1000
 
+/* syslog(3)'s words for facilities and levels. */
+static const struct word {
+	const char *name;
+	int value;
+} facilities[] = {
+	{ "auth", LOG_AUTH }, { "authpriv", LOG_AUTHPRIV },
+	{ "cron", LOG_CRON }, { "daemon", LOG_DAEMON }, { "ftp", LOG_FTP },
+	{ "lpr", LOG_LPR }, { "mail", LOG_MAIL }, { "news", LOG_NEWS },
+	{ "syslog", LOG_SYSLOG }, { "user", LOG_USER }, { "uucp", LOG_UUCP },
+	{ "local0", LOG_LOCAL0 }, { "local1", LOG_LOCAL1 },
+	{ "local2", LOG_LOCAL2 }, { "local3", LOG_LOCAL3 },
+	{ "local4", LOG_LOCAL4 }, { "local5", LOG_LOCAL5 },
+	{ "local6", LOG_LOCAL6 }, { "local7", LOG_LOCAL7 }
+}, levels[] = {
+	{ "emerg", LOG_EMERG }, { "alert", LOG_ALERT }, { "crit", LOG_CRIT },
+	{ "err", LOG_ERR }, { "warning", LOG_WARNING },
+	{ "notice", LOG_NOTICE }, { "info", LOG_INFO }, { "debug", LOG_DEBUG }
+};
+
+static int value_of(const struct word *, size_t, const char *, size_t);
 static int log_connect(struct logsend *);
 static const char *stamp(struct logsend *);
 
@@ -95,6 +116,34 @@ log_connect(struct logsend *l)
 	}
 	l->retry_at = 0;
 	return 0;
+}
+
+/* The facility the first len bytes of name spell, or -1. */
+int
+logsend_facility(const char *name, size_t len)
+{
+	return value_of(facilities, sizeof(facilities) / sizeof(facilities[0]),
+	    name, len);
+}
+
+/* The level name spells, or -1. */
+int
+logsend_level(const char *name)
+{
+	return value_of(levels, sizeof(levels) / sizeof(levels[0]), name,
+	    strlen(name));
+}
+
+static int
+value_of(const struct word *words, size_t n, const char *name, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strlen(words[i].name) == len &&
+		    strncmp(name, words[i].name, len) == 0)
+			return words[i].value;
+	return -1;
 }
 
 /*

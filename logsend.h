@@ -21,6 +21,8 @@ struct logsend {
 
 void logsend_line(struct logsend *l, int priority, const char *tag,
     pid_t pid, const char *mark, const char *text, size_t len);
+int logsend_facility(const char *name, size_t len);
+int logsend_level(const char *name);
 bool logsend_up(const struct logsend *l);
 void logsend_close(struct logsend *l);
 

@@ -10,6 +10,7 @@
 #include <syslog.h>
 
 #include "fmt.h"
+#include "logsend.h"
 #include "msg.h"
 #include "options.h"
 #include "proc.h"
@@ -311,26 +312,6 @@ take_restart(struct options *o, const char *arg)
 	    "not '%s'", arg);
 }
 
-static const struct {
-	const char *name;
-	int value;
-} facilities[] = {
-	{ "auth", LOG_AUTH }, { "authpriv", LOG_AUTHPRIV },
-	{ "cron", LOG_CRON }, { "daemon", LOG_DAEMON }, { "ftp", LOG_FTP },
-	{ "lpr", LOG_LPR }, { "mail", LOG_MAIL }, { "news", LOG_NEWS },
-	{ "syslog", LOG_SYSLOG }, { "user", LOG_USER }, { "uucp", LOG_UUCP },
-	{ "local0", LOG_LOCAL0 }, { "local1", LOG_LOCAL1 },
-	{ "local2", LOG_LOCAL2 }, { "local3", LOG_LOCAL3 },
-	{ "local4", LOG_LOCAL4 }, { "local5", LOG_LOCAL5 },
-	{ "local6", LOG_LOCAL6 }, { "local7", LOG_LOCAL7 }
-}, levels[] = {
-	{ "emerg", LOG_EMERG }, { "alert", LOG_ALERT }, { "crit", LOG_CRIT },
-	{ "err", LOG_ERR }, { "warning", LOG_WARNING },
-	{ "notice", LOG_NOTICE }, { "info", LOG_INFO }, { "debug", LOG_DEBUG }
-};
-
-#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
-
 /* -S, --syslog[=FACILITY[.LEVEL]]: daemon.notice by default. */
 static int
 take_syslog(struct options *o, const char *arg)
@@ -338,28 +319,20 @@ take_syslog(struct options *o, const char *arg)
 	const char *dot = arg != NULL ? strchr(arg, '.') : NULL;
 	size_t len = arg == NULL ? 0 : dot != NULL ? (size_t)(dot - arg) :
 	    strlen(arg);
-	size_t i, j = COUNT(levels);
 
 	o->syslog = true;
 	o->facility = LOG_DAEMON;
 	o->level = LOG_NOTICE;
 	if (arg == NULL)
 		return 0;
-	for (i = 0; i < COUNT(facilities); i++)
-		if (strlen(facilities[i].name) == len &&
-		    strncmp(arg, facilities[i].name, len) == 0)
-			break;
-	for (j = 0; dot != NULL && j < COUNT(levels); j++)
-		if (strcmp(dot + 1, levels[j].name) == 0)
-			break;
-	if (i == COUNT(facilities) || j == COUNT(levels))
+	o->facility = logsend_facility(arg, len);
+	if (dot != NULL)
+		o->level = logsend_level(dot + 1);
+	if (o->facility == -1 || o->level == -1)
 		return usage_error("option -S wants FACILITY[.LEVEL]: auth, "
 		    "authpriv, cron, daemon, ftp, lpr, mail, news, syslog, "
 		    "user, uucp or local0 to local7, then emerg, alert, crit, "
 		    "err, warning, notice, info or debug; not '%s'", arg);
-	o->facility = facilities[i].value;
-	if (dot != NULL)
-		o->level = levels[j].value;
 	return 0;
 }
 

@@ -1124,8 +1124,8 @@ restart_worker(struct supervisor *sv, int i)
 /*
  * A datagram on the workers' socket: READY=1 marks the worker whose
  * process (or a process of its group) sent it; STATUS= passes upstream.
+ * Not inlined: its buffer would deepen the loop's frame for good.
  */
-/* Not inlined: its buffer would deepen the loop's frame for good. */
 __attribute__((noinline)) static void
 take_notification(struct supervisor *sv)
 {
