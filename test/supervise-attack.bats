@@ -150,13 +150,17 @@ fifo_full() {
 # A supervisor killed by SIGKILL leaves PIDFILE.workers; a plain daemon
 # that later gets the same PID (forced here through ns_last_pid) holds the
 # pidfile's lock, and --status must not show the dead supervisor's workers.
+# The new start waits until the namespace holds only its shell: a worker
+# not yet reaped keeps its session's ID, the PID below the supervisor's,
+# from being given out again.
 @test "--status shows no worker lines for a plain daemon with a killed supervisor's PID" {
 	require_pid_namespace
 	run -0 in_new_pid_namespace env D="$DAEMONIZE" bash -c '
 		"$D" -r -p pf sleep 1000 || exit 90
 		sup=$(cat pf)
 		kill -KILL "$sup"
-		while kill -0 "$sup" 2>/dev/null; do sleep 0.02; done
+		alone() { local p=(/proc/[0-9]*); [ "${p[*]}" = /proc/1 ]; }
+		for ((i = 0; i < 500; i++)); do alone && break; sleep 0.02; done
 		echo $((sup - 3)) >/proc/sys/kernel/ns_last_pid
 		"$D" -p pf sleep 1000 || exit 91
 		[ "$(cat pf)" = "$sup" ] || exit 92
