@@ -309,11 +309,11 @@ sampler() {
 	local done=$1 out=$2 n=0 max=0 most=0 doubles=0 pid alive
 	while [ ! -e "$done" ]; do
 		daemons
+		holding
 		n=$((n + 1))
 		[ ${#LIVE[@]} -gt "$max" ] && max=${#LIVE[@]}
-		[ ${#LIVE[@]} -gt 1 ] || continue
-		holding
 		[ "$HOLDING" -gt "$most" ] && most=$HOLDING
+		[ ${#LIVE[@]} -gt 1 ] || continue
 		sleep 0.05
 		alive=0
 		for pid in "${LIVE[@]}"; do
@@ -442,7 +442,7 @@ main() {
 	done
 	echo "## Soak"
 	echo
-	echo "Crash loop: \`daemonize -f -r --min-uptime=0 -p PIDFILE -- bench/crash ...\`, whose worker appends its PID to a file and kills itself with SIGKILL at once; $RESTARTS restarts. The worker is held (paused) at its start, after $((WARM - 1)) restarts and at the end, while the supervisor, idle, is sampled: its descriptors (/proc/PID/fd) and VmRSS; those after $((WARM - 1)) and at the end must be equal. Restarts counted by the workers' records, by --status and by the supervisor's events (\"started as pid\"); immediate: the \"restarting in 0 ms\" events. Files in $(stat -f -c %T "$WORK") ($WORK). Load average when it began: $load."
+	echo "Crash loop: \`daemonize -f -r --min-uptime=0 -p PIDFILE -- bench/crash ...\`, whose worker appends its PID to a file and kills itself with SIGKILL at once; $RESTARTS restarts. The worker is held (paused) at its start, after $((WARM - 1)) restarts and at the end, while the supervisor, idle, is sampled: its descriptors (/proc/PID/fd) and VmRSS; those after $((WARM - 1)) and at the end must be equal. Restarts counted by the workers' records, by --status and by the supervisor's events (\"started as pid\"); immediate: the \"restarting in 0 ms\" events. Files in $(stat -f -c %T "$WORK") ($WORK). Date: $(date -u +%Y-%m-%d); load average when it began: $load."
 	echo
 	crash_loops
 	echo
