@@ -286,6 +286,7 @@ daemons() {
 		stat=${stat##*) }
 		[ "${stat%% *}" = Z ] || LIVE+=("${d#/proc/}")
 	done
+	return 0
 }
 
 # How many of LIVE have descriptors open: a daemon that --stop killed
@@ -299,6 +300,7 @@ holding() {
 			[ -L "$f" ] && HOLDING=$((HOLDING + 1)) && break
 		done
 	done
+	return 0
 }
 
 # Counts the daemons alive until the file DONE exists; writes "samples
@@ -387,7 +389,10 @@ start_stop() {
 	SHELL_PIDS+=($!)
 	wait "${SHELL_PIDS[0]}" || fail "start/stop: the cycles failed"
 	SHELL_PIDS=()
-	[ -f "$dir/end" ] && [ -f "$dir/sampler" ] || return 0
+	[ -f "$dir/end" ] && [ -f "$dir/sampler" ] || {
+		fail "start/stop: the cycles or their sampler ended early"
+		return 0
+	}
 	read -r secs left zomb st <"$dir/end"
 	read -r samples max most doubles <"$dir/sampler"
 	cat "$dir"/shell.* >"$dir/all"
