@@ -467,6 +467,8 @@ main() {
 if [ "${1:-}" = --cycles ]; then
 	WORK=$2
 	TOKEN=$3
+	trap 'exit 143' TERM
+	trap 'exit 130' INT
 	cycles
 	exit 0
 fi
@@ -481,4 +483,8 @@ WORK=$(mktemp -d "$base/daemonize-soak.XXXXXX")
 # ours, and only they, can be found in /proc.
 TOKEN=0.$$$RANDOM
 trap 'cleanup; rm -rf "$WORK"' EXIT
+# The EXIT trap runs on these too, once they are trapped.
+trap 'exit 143' TERM
+trap 'exit 130' INT
+trap 'exit 129' HUP
 main
