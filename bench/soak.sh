@@ -417,7 +417,8 @@ start_stop() {
 	esac
 	[ $((started + running)) -eq $((SHELLS * CYCLES)) ] &&
 		[ $((stopped + notrun)) -eq $((SHELLS * CYCLES)) ] ||
-		fail "start/stop: $other commands ended otherwise: $(grep -h ' other: ' "$dir/all" | sort | uniq -c | head -n 5 | tr '\n' ';')"
+		fail "start/stop: commands that ended otherwise: $other: $(grep -h ' other: ' "$dir/all" | sort | uniq -c |
+			sed 's/^ *\([0-9]*\) /\1 × /' | head -n 5 | tr '\n' ';')"
 	[ "$lost" -eq 0 ] || fail "start/stop: $lost daemons started were never stopped"
 	[ "$dup" -eq 0 ] || fail "start/stop: $dup daemons alive beside another, or started twice, or stopped and never started"
 	[ "$most" -le 1 ] && [ "$doubles" -eq 0 ] ||
