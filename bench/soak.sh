@@ -57,15 +57,25 @@ state_of() {
 	echo "${stat%% *}"
 }
 
+# True if PID is a zombie named NAME.
+is_zombie() {
+	local stat
+	{ read -r stat <"/proc/$1/stat"; } 2>/dev/null || return 1
+	case $stat in
+	*" ($2) Z "*) return 0 ;;
+	*) return 1 ;;
+	esac
+}
+
 # Our processes: those whose command line holds WORD (the work directory,
-# or the token) and whose program is one of ours.  Zombies included.
+# or the token) and whose program is one of ours.  Not zombies, which
+# have no command line.
 ours() {
 	local pid
 	for pid in $(pgrep -f -- "$1" || true); do
 		[ "$pid" = "$$" ] && continue
 		case $(readlink "/proc/$pid/exe" 2>/dev/null) in
 		"$TARGET" | "$PWD"/daemonize* | "$PWD"/bench/crash) echo "$pid" ;;
-		*) [ "$(state_of "$pid")" = Z ] && echo "$pid" ;;
 		esac
 	done
 	return 0
@@ -205,7 +215,10 @@ crash_loop() {
 	rc=0
 	wait "$sup" || rc=$?
 	SUPS=()
+	# The last worker too, had the supervisor left it unreaped (a zombie,
+	# now init's, which has no command line).
 	left=$(ours "$dir" | wc -w)
+	[ -z "$(state_of "$held")" ] || left=$((left + 1))
 	records=$(($(stat -c %s "$count") / 8))
 	starts=$(grep -c 'worker 0 started as pid' "$events" || true)
 	kills=$(grep -c 'killed by signal 9 after' "$events" || true)
@@ -354,16 +367,19 @@ cycles() {
 	touch "$dir/done"
 	wait "$spid" || true
 	SHELL_PIDS=()
-	# What is left: daemons alive; then zombies, given 5 s to be reaped.
+	# What is left: daemons alive; then zombies, given 5 s to be reaped,
+	# found by the PIDs the starts reported (a zombie has no command
+	# line to find it by).
 	daemons
 	left=${#LIVE[@]}
-	end=$(($(date +%s) + 5))
+	cat "$dir"/shell.* | awk '$3 == "started" { print $4 }' >"$dir/pids"
+	end=$((EPOCHSECONDS + 5))
 	while :; do
 		zomb=0
-		for pid in $(ours "$TOKEN"); do
-			[ "$(state_of "$pid")" = Z ] && zomb=$((zomb + 1))
-		done
-		[ "$zomb" -eq 0 ] || [ "$(date +%s)" -ge "$end" ] && break
+		while read -r pid; do
+			is_zombie "$pid" sleep && zomb=$((zomb + 1))
+		done <"$dir/pids"
+		[ "$zomb" -eq 0 ] || [ "$EPOCHSECONDS" -ge "$end" ] && break
 		sleep 0.05
 	done
 	st=0
