@@ -77,6 +77,12 @@ bench/floor-static: bench/floor.c
 	$$cc $(WARNINGS) $(CPPFLAGS) $(CFLAGS) $(LINK) $(LDFLAGS) -static \
 	    -o $@ bench/floor.c
 
+# The crash loop's worker: static, so that each restart costs no loader.
+bench/crash: bench/crash.c
+	cc=$$(command -v musl-gcc || echo $(CC)); \
+	$$cc $(WARNINGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -static -o $@ \
+	    bench/crash.c
+
 bench/timer: bench/timer.c
 	$(CC) $(WARNINGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ bench/timer.c
 
@@ -84,8 +90,12 @@ bench/lines: bench/lines.c
 	$(CC) $(WARNINGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ bench/lines.c
 
 bench: daemonize daemonize-static bench/floor bench/floor-static bench/timer \
-	bench/lines
+	bench/lines bench/crash
 	bench/run.sh
+
+# The soak alone (about 2 minutes; bench/README.md), its tables printed.
+soak: daemonize daemonize-static bench/crash
+	bench/soak.sh
 
 check: daemonize $(TESTBINS)
 	mandoc -Tlint -W warning daemonize.1
@@ -150,7 +160,7 @@ coverage: cov/daemonize
 lint: analyze
 	mandoc -Tlint -W warning daemonize.1
 	shellcheck -S warning .ci/run test/helpers.bash test/relay-helpers.bash \
-	    bench/run.sh bench/supervise.sh bench/relay.sh \
+	    bench/run.sh bench/supervise.sh bench/relay.sh bench/soak.sh \
 	    examples/init.d/exampled examples/init.d/exampled-supervised \
 	    examples/container/entrypoint.sh
 	shellcheck -S warning test/*.bats
@@ -180,8 +190,8 @@ uninstall:
 
 clean:
 	rm -f daemonize daemonize-san daemonize-static $(TESTBINS) \
-	    bench/floor bench/floor-static bench/timer bench/lines
+	    bench/floor bench/floor-static bench/timer bench/lines bench/crash
 	rm -rf build cov
 
-.PHONY: all static bench check sanitize analyze check-clang check-static coverage \
+.PHONY: all static bench soak check sanitize analyze check-clang check-static coverage \
 	lint install uninstall clean

@@ -3,14 +3,18 @@
 # that is installed, and with the smallest correct launcher (bench/floor);
 # then what supervision costs (bench/supervise.sh): restart latency, and the
 # memory and wakeups of an idle supervisor, beside the peers; then the log
-# relay (bench/relay.sh): throughput to a file, and an idle relay.  Prints
-# markdown tables and writes them, with the machine, to bench/RESULTS.md.
+# relay (bench/relay.sh): throughput to a file, and an idle relay; then the
+# soak (bench/soak.sh): a crash loop of 100000 restarts, and start/stop
+# cycles from 4 shells at once on one pidfile.  Prints markdown tables and
+# writes them, with the machine, to bench/RESULTS.md; exits 1 if a check
+# of the soak failed.
 # bench/README.md explains the method.
 #
 # RUNS=N sets the timed runs per tool and limit (default 100); RESTARTS=N
 # the timed restarts per supervisor (default 50); IDLE_SECS=N how long an
 # idle supervisor is watched (default 5); RELAY_MIB=N the MiB written per
 # relay run (default 1024), RELAY_REPEATS=N the runs per relay row (3).
+# SOAK_RESTARTS, SOAK_SHELLS and SOAK_CYCLES size the soak (bench/soak.sh).
 # `bench/run.sh --supervision` prints the supervision tables alone and
 # writes nothing; `bench/run.sh --relay` the relay tables.
 set -euo pipefail
@@ -180,7 +184,7 @@ machine() {
 main() {
 	LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
 	local names=() promises=() cmds=() lows=() highs=() i name promise cmd
-	local lo hi flo fhi slo shi bin sz rss pf_ok exit_st
+	local lo hi flo fhi slo shi bin sz rss pf_ok exit_st soak=0
 	command -v strace >/dev/null || {
 		echo "bench: needs strace (apt-get install strace)" >&2
 		exit 1
@@ -227,8 +231,12 @@ main() {
 	supervision >>"$WORK/table"
 	echo >>"$WORK/table"
 	relay >>"$WORK/table"
+	echo >>"$WORK/table"
+	# The soak's tables are written even when one of its checks failed.
+	bench/soak.sh >>"$WORK/table" || soak=$?
 	cp "$WORK/table" "$OUT"
 	cat "$OUT"
+	return "$soak"
 }
 
 if [ "${1:-}" = --reap ]; then
