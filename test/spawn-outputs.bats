@@ -39,14 +39,20 @@ with_limit() {
 	[[ $DAEMONIZE != *-san ]] || skip "ASan needs descriptors of its own"
 	run -125 --separate-stderr with_limit 10 -o out -w5 --ready-fd 9 \
 		sh -c 'echo >&9; exec sleep 1000'
-	[ "$stderr" = "daemonize: open out: Too many open files" ]
+	# EMFILE, as glibc or musl words it.
+	[ "$stderr" = "daemonize: open out: Too many open files" ] ||
+		[ "$stderr" = "daemonize: open out: No file descriptors available" ]
 	assert_nothing_left
 }
 
 # -e takes the last descriptor, and the copy of standard error has none.
 @test "-f -e with no descriptor for the copy of standard error exits 125 with one line" {
 	[[ $DAEMONIZE != *-san ]] || skip "ASan needs descriptors of its own"
+	# A coverage build writes its counts through a descriptor at exit.
+	[ -z "${DAEMONIZE_COVERAGE:-}" ] || skip "not in a coverage build"
 	run -125 --separate-stderr with_limit 5 -f -e err touch ran
-	[ "$stderr" = "daemonize: duplicate standard error: Too many open files" ]
+	# EMFILE, as glibc or musl words it.
+	[ "$stderr" = "daemonize: duplicate standard error: Too many open files" ] ||
+		[ "$stderr" = "daemonize: duplicate standard error: No file descriptors available" ]
 	[ ! -e ran ]
 }
