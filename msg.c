@@ -57,8 +57,6 @@ msg_out(const char *format, ...)
 	va_start(ap, format);
 	n = fmt_v(text, sizeof(text), format, ap);
 	va_end(ap);
-	if (n < 0)
-		return -1;
 	return write_all(STDOUT_FILENO, text, (size_t)n < sizeof(text) ?
 	    (size_t)n : sizeof(text) - 1);
 }
@@ -173,8 +171,6 @@ vformat(char *buf, size_t size, int err, const char *format, va_list ap)
 	int n;
 
 	n = fmt_v(raw, sizeof(raw), format, ap);
-	if (n < 0)
-		raw[0] = '\0';
 	if (err != 0)
 		(void)fmt(why, sizeof(why), ": %s", strerror(err));
 	len = escape(buf, size - strlen(why), raw,
