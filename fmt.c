@@ -18,11 +18,11 @@ struct out {
 	size_t len;
 };
 
-/* One conversion: %[-0][width][.precision][length]conversion. */
+/* One conversion: %[0][width][.precision][l|ll]conversion. */
 struct spec {
-	bool left, zero;
+	bool zero;
 	int width, prec;	/* prec -1: none given */
-	char length;		/* 0, 'H' (hh), 'h', 'l', 'L' (ll), 'z', 'j' */
+	int longs;		/* how many l */
 	char conv;
 };
 
@@ -87,83 +87,38 @@ static const char *
 parse_spec(const char *f, struct spec *s, va_list *ap)
 {
 	*s = (struct spec){ .prec = -1 };
-	for (;; f++) {
-		if (*f == '-')
-			s->left = true;
-		else if (*f == '0')
-			s->zero = true;
-		else
-			break;
+	while (*f == '0') {
+		s->zero = true;
+		f++;
 	}
 	s->width = take_count(&f, ap);
-	if (s->width < 0) {
-		s->left = true;
-		s->width = -s->width;
-	}
 	if (*f == '.') {
 		f++;
 		s->prec = take_count(&f, ap);
 	}
-	if (*f == 'h' || *f == 'l')
-		s->length = f[1] == f[0] ? (f++, *f == 'h' ? 'H' : 'L') : *f;
-	else if (*f == 'z' || *f == 'j')
-		s->length = *f;
-	if (s->length != 0)
+	while (*f == 'l' && s->longs < 2) {
+		s->longs++;
 		f++;
+	}
 	s->conv = *f;
 	return *f != '\0' ? f + 1 : f;
-}
-
-static intmax_t
-take_signed(char length, va_list *ap)
-{
-	switch (length) {
-	case 'H': return (signed char)va_arg(*ap, int);
-	case 'h': return (short)va_arg(*ap, int);
-	case 'l': return va_arg(*ap, long);
-	case 'L': return va_arg(*ap, long long);
-	case 'z': return va_arg(*ap, ssize_t);
-	case 'j': return va_arg(*ap, intmax_t);
-	default: return va_arg(*ap, int);
-	}
-}
-
-static uintmax_t
-take_unsigned(char length, va_list *ap)
-{
-	switch (length) {
-	case 'H': return (unsigned char)va_arg(*ap, unsigned);
-	case 'h': return (unsigned short)va_arg(*ap, unsigned);
-	case 'l': return va_arg(*ap, unsigned long);
-	case 'L': return va_arg(*ap, unsigned long long);
-	case 'z': return va_arg(*ap, size_t);
-	case 'j': return va_arg(*ap, uintmax_t);
-	default: return va_arg(*ap, unsigned);
-	}
 }
 
 static void
 put_conversion(struct out *o, const struct spec *s, va_list *ap)
 {
-	intmax_t v;
-	char c;
+	long long v;
 
 	switch (s->conv) {
 	case 'd':
-	case 'i':
-		v = take_signed(s->length, ap);
+	case 'o':
+		v = s->longs == 2 ? va_arg(*ap, long long) :
+		    s->longs == 1 ? va_arg(*ap, long) : va_arg(*ap, int);
 		put_number(o, s, v < 0 ? -(uintmax_t)v : (uintmax_t)v, v < 0);
 		break;
-	case 'u':
-	case 'o':
-	case 'x':
-		put_number(o, s, take_unsigned(s->length, ap), false);
-		break;
 	case 'c':
-		c = (char)va_arg(*ap, int);
-		put_padding(o, s->left ? 0 : s->width - 1, ' ');
-		put_char(o, c);
-		put_padding(o, s->left ? s->width - 1 : 0, ' ');
+		put_padding(o, s->width - 1, ' ');
+		put_char(o, (char)va_arg(*ap, int));
 		break;
 	case 's':
 		put_text(o, s, va_arg(*ap, const char *));
@@ -200,42 +155,36 @@ put_text(struct out *o, const struct spec *s, const char *text)
 		text = "(null)";
 	while ((s->prec < 0 || n < s->prec) && text[n] != '\0')
 		n++;
-	if (!s->left)
-		put_padding(o, s->width - n, ' ');
+	put_padding(o, s->width - n, ' ');
 	for (int i = 0; i < n; i++)
 		put_char(o, text[i]);
-	if (s->left)
-		put_padding(o, s->width - n, ' ');
 }
 
 static void
 put_number(struct out *o, const struct spec *s, uintmax_t v, bool negative)
 {
-	unsigned base = s->conv == 'o' ? 8 : s->conv == 'x' ? 16 : 10;
+	unsigned base = s->conv == 'o' ? 8 : 10;
 	char digits[sizeof(uintmax_t) * CHAR_BIT / 3 + 1];
 	int n = 0, zeros, width;
 
 	/* Zero with a precision of 0 has no digit at all. */
 	if (v != 0 || s->prec != 0)
 		do {
-			digits[n++] = "0123456789abcdef"[v % base];
+			digits[n++] = (char)('0' + v % base);
 			v /= base;
 		} while (v != 0);
 	zeros = s->prec > n ? s->prec - n : 0;
 	width = s->width - n - zeros - (negative ? 1 : 0);
-	if (s->zero && !s->left && s->prec < 0) {
+	if (s->zero && s->prec < 0) {
 		zeros += width > 0 ? width : 0;
 		width = 0;
 	}
-	if (!s->left)
-		put_padding(o, width, ' ');
+	put_padding(o, width, ' ');
 	if (negative)
 		put_char(o, '-');
 	put_padding(o, zeros, '0');
 	while (n > 0)
 		put_char(o, digits[--n]);
-	if (s->left)
-		put_padding(o, width, ' ');
 }
 
 /*

@@ -1,7 +1,8 @@
 /*
  * Formatting and reading numbers without stdio: the subset of printf(3)
- * our messages use (flags 0 and -, width, precision, h/l/ll/z/j; d i u o
- * x c s %), and decimal fields.  Below the message writer; it calls
+ * our messages use (flag 0, width, precision, l and ll; d o c s %), and
+ * decimal fields.  Anything else is printed as written, so that a new
+ * conversion shows in its first test rather than printing a wrong number.  Below the message writer; it calls
  * nothing of ours.
  *
  * The daemon runs for months: what it touches stays mapped.  stdio's
