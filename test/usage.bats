@@ -43,6 +43,18 @@ TRY="(try 'daemonize --help')"
 	[ -z "$output" ]
 }
 
+@test "an unknown option byte that is not printable is shown escaped, exit 2" {
+	run -2 --separate-stderr "$DAEMONIZE" $'-\x01' sleep 1
+	[ "$stderr" = "daemonize: unknown option -\\001 $TRY" ]
+	[ -z "$output" ]
+}
+
+@test "a long option prefix that names two options is ambiguous, exit 2" {
+	run -2 --separate-stderr "$DAEMONIZE" --st -p pf sleep 1
+	[ "$stderr" = "daemonize: option --st is ambiguous $TRY" ]
+	[ -z "$output" ]
+}
+
 @test "an unknown long option exits 2 with one line" {
 	run -2 --separate-stderr "$DAEMONIZE" --no-such-option sleep 1
 	[ "$stderr" = "daemonize: unknown option --no-such-option $TRY" ]
