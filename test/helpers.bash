@@ -28,9 +28,31 @@ teardown() {
 # the daemons it started, whether or not they wrote a pidfile.
 kill_test_processes() {
 	local pid
+	[ -z "${DAEMONIZE_COVERAGE:-}" ] || end_coverage_processes
 	for pid in $(tagged_pids); do
 		[ "$pid" = "$BASHPID" ] && continue
 		kill -KILL "$pid" 2>/dev/null
+	done
+	return 0
+}
+
+# In a coverage run: a daemonize killed by SIGKILL never writes its line
+# counts, so what only a long-lived supervisor or relay runs would count
+# as never run.  Each gets a TERM, and a second to write them and go.
+end_coverage_processes() {
+	local pid
+	for pid in $(coverage_pids); do
+		kill -TERM "$pid" 2>/dev/null
+	done
+	wait_until 1 '[ -z "$(coverage_pids)" ]' || true
+}
+
+# The test's processes running a coverage build, not stopped nor gone.
+coverage_pids() {
+	local pid
+	for pid in $(tagged_pids); do
+		[[ $(readlink "/proc/$pid/exe" 2>/dev/null) == "${DAEMONIZE%/*}"/* ]] &&
+			[[ $(proc_state "$pid") != [ZT] ]] && echo "$pid"
 	done
 	return 0
 }
@@ -344,6 +366,7 @@ hold_guard() {
 # all; kill_test_processes takes what a fork under way had not yet shown.
 stop_then_kill_test_processes() {
 	local pid pids
+	[ -z "${DAEMONIZE_COVERAGE:-}" ] || end_coverage_processes
 	pids=$(tagged_pids)
 	for pid in $pids; do
 		[ "$pid" = "$BASHPID" ] || kill -STOP "$pid" 2>/dev/null
