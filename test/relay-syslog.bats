@@ -248,3 +248,65 @@ assert_progress_on_full_disk() {
 	cat err >&2
 	grep -Eq '[1-9][0-9]* bytes lost: No space left on device' err
 }
+
+# --- a log daemon that goes away ---
+
+# Starts daemonize -S -o out -p $PF ./echoer in a private /dev with
+# a log socket; the echoer writes each line the test writes into ./fifo.
+# Sets $sup; returns once the first line is in ./syslog.
+start_echoer() {
+	mkfifo fifo
+	script echoer <<'EOF2'
+#!/bin/sh
+while :; do read -r l <"$1/fifo" && echo "$l"; done
+EOF2
+	in_private_dev listen "$DAEMONIZE" -S -o out -p "$PF" \
+		"$BATS_TEST_TMPDIR/echoer" "$BATS_TEST_TMPDIR"
+	sup=$(pid_in "$PF")
+	echo first >fifo
+	wait_until 5 'grep -q ": first$" syslog'
+}
+
+# Kills the log daemon the test started, and removes its socket.
+stop_receiver() {
+	local pid
+	for pid in $(tagged_pids); do
+		grep -qzF receiver.py "/proc/$pid/cmdline" 2>/dev/null || continue
+		kill -KILL "$pid"
+		wait_until 5 "! is_alive $pid"
+	done
+	rm "/proc/$sup/root/dev/log"
+}
+
+# Starts a log daemon again on the supervisor's /dev/log, writing to LOG.
+restart_receiver() {
+	python3 "$BATS_TEST_TMPDIR/receiver.py" "/proc/$sup/root/dev/log" \
+		"$BATS_TEST_TMPDIR/$1" >/dev/null 2>&1 3>&- &
+	wait_until 5 "[ -e '$1.bound' ]"
+}
+
+@test "-S: a log daemon restarted on a new socket gets the next line at once" {
+	start_echoer
+	stop_receiver
+	restart_receiver syslog2
+	echo second >fifo
+	wait_until 5 'grep -q ": second$" syslog2'
+	[ "$(grep -c ': second$' syslog2)" -eq 1 ]
+	run -1 grep -q ': second$' syslog
+}
+
+@test "-S: with the log daemon gone, lines still reach -o, and once it is back, syslog again" {
+	start_echoer
+	stop_receiver
+	echo gone >fifo
+	wait_until 5 'grep -qx gone out'
+	restart_receiver syslog2
+	# The relay tries the socket again a second after it found none.
+	for ((i = 0; i < 5; i++)); do
+		echo "back $i" >fifo
+		wait_until 1 'grep -q ": back" syslog2' && break
+	done
+	grep -q ": back" syslog2
+	run -1 grep -q ': gone$' syslog syslog2
+	is_alive "$sup"
+}
