@@ -310,3 +310,13 @@ restart_receiver() {
 	run -1 grep -q ': gone$' syslog syslog2
 	is_alive "$sup"
 }
+
+@test "-S: with no socket to be had for syslog, the lines still reach -o and the command's status is the exit status" {
+	require_strace
+	run -3 in_private_dev listen env \
+		ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+		strace -f -o /dev/null -e trace=socket -e inject=socket:error=ENFILE \
+		"$DAEMONIZE" -f -S -o out sh -c 'seq 100; exit 3'
+	cmp out <(seq 100)
+	[ ! -s syslog ]
+}
