@@ -48,6 +48,51 @@ load helpers
 	wait_until 5 "! is_alive $sup"
 }
 
+# A NOTIFY_SOCKET that is no socket address (neither a path nor @name).
+@test "a supervisor whose NOTIFY_SOCKET is not a socket address says so and keeps its worker" {
+	NOTIFY_SOCKET=relative "$DAEMONIZE" -n 1 -p "$PF" -e events \
+		sh -c '"$0" --notify STATUS=up READY=1 && : >"$1" &&
+			exec sleep 1000' "$DAEMONIZE" "$BATS_TEST_TMPDIR/sent"
+	sup=$(pid_in "$PF")
+	wait_until 5 '[ -e sent ] && grep -q ": notify " events'
+	cat events >&2
+	[ "$(grep -c ": notify " events)" -eq 1 ]
+	grep -q "daemonize\[$sup\]: notify socket relative: not a socket address\$" events
+	is_alive "$sup"
+	[ -n "$(children_of "$sup")" ]
+	kill -TERM "$sup"
+	wait_until 5 "! is_alive $sup"
+}
+
+# The supervisor, alone traced, gets no socket to pass READY=1 on with;
+# the worker, untraced, sends it once the tracer is there.
+@test "a supervisor that gets no socket to pass READY=1 on says so and keeps its worker" {
+	require_strace
+	python3 -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+open(sys.argv[1] + ".bound", "w").close()
+import time; time.sleep(1000)' "$BATS_TEST_TMPDIR/manager.sock" 3>&- &
+	wait_until 5 '[ -e manager.sock.bound ]'
+	mkfifo go
+	NOTIFY_SOCKET="$BATS_TEST_TMPDIR/manager.sock" "$DAEMONIZE" -n 1 \
+		-p "$PF" -e events sh -c 'read -r _ <"$1" &&
+			"$0" --notify READY=1 && exec sleep 1000' \
+		"$DAEMONIZE" "$BATS_TEST_TMPDIR/go"
+	sup=$(pid_in "$PF")
+	timed_strace 20 -o trace -e trace=socket \
+		-e inject=socket:error=ENFILE -p "$sup" 3>&- &
+	wait_until 5 "[ \"\$(status_field $sup TracerPid)\" != 0 ]"
+	echo >go
+	wait_until 5 'grep -q ": notify" events'
+	cat events >&2
+	grep -q "daemonize\[$sup\]: notify: create socket: Too many open files in system\$" events
+	is_alive "$sup"
+	[ -n "$(children_of "$sup")" ]
+	kill -TERM "$sup"
+	wait_until 5 "! is_alive $sup"
+}
+
 # --- the descriptor limit at the ready pipe ---
 
 # Runs daemonize -w5 --ready-fd FD with only 0, 1 and 2 open, under
