@@ -64,6 +64,8 @@ grow(void *p, size_t *size, size_t need, size_t each)
 static void
 expect_text(struct expect *e, const char *text, size_t n)
 {
+	if (n == 0)
+		return;
 	e->text = grow(e->text, &e->size, e->len + n, 1);
 	memcpy(e->text + e->len, text, n);
 	e->len += n;
