@@ -186,7 +186,7 @@ fuzz-run: $(FUZZ)
 lint: analyze
 	mandoc -Tlint -W warning daemonize.1
 	shellcheck -S warning .ci/run test/helpers.bash test/relay-helpers.bash \
-	    bench/run.sh bench/supervise.sh bench/relay.sh \
+	    test/fuzz/run.sh bench/run.sh bench/supervise.sh bench/relay.sh \
 	    examples/init.d/exampled examples/init.d/exampled-supervised \
 	    examples/container/entrypoint.sh
 	shellcheck -S warning test/*.bats
