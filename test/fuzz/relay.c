@@ -8,12 +8,14 @@
  * one, a line longer than RELAY_LINE_MAX (32 bytes in this build) cut
  * after RELAY_LINE_MAX bytes and continued on lines that begin with
  * "... ", with -T a stamp before each of those lines, and the relay's
- * own events as lines of their own between them.
+ * own events as lines of their own between them.  With -H, the files
+ * are opened again: each line goes whole to the file of its time, the
+ * one it ended in.
  *
  * The input: a byte of flags (1: -T; 2: standard error to the file of
  * standard output, as 2>&1; 4: standard error to nowhere), then pieces,
  * each a byte (high bit: which stream; the rest: a length, 0 for an
- * event line instead) and that many bytes.
+ * event line instead, 127 for -H's reopening) and that many bytes.
  */
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -30,6 +32,9 @@
 
 #define STAMP_LEN 30		/* "2026-11-30T03:48:27.123+01:00 " */
 #define EVENT "daemonize: an event\n"
+#define REOPEN 127
+/* Files of each stream, at most: the first, and those of -H. */
+#define FILES 8
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -170,6 +175,47 @@ check_file(int fd, const struct expect *e)
 	free(text);
 }
 
+/* The files of a run, ours to read: [which][stream]; -1: none. */
+struct files {
+	int fd[FILES][2];
+	struct expect e[FILES][2];
+	int n;
+	bool same, nowhere;	/* 2>&1; standard error to nowhere */
+};
+
+/* New files for both streams, in the model and in the relay's hands. */
+static void
+open_files(struct files *f, struct model_stream m[2], int give[2])
+{
+	int k = f->n++;
+
+	f->fd[k][0] = memfd_create("out", MFD_CLOEXEC);
+	f->fd[k][1] = f->same || f->nowhere ? -1 :
+	    memfd_create("err", MFD_CLOEXEC);
+	if (f->fd[k][0] == -1 || (!f->same && !f->nowhere &&
+	    f->fd[k][1] == -1))
+		abort();
+	m[0].to = &f->e[k][0];
+	m[1].to = f->same ? &f->e[k][0] : f->nowhere ? NULL : &f->e[k][1];
+	/* The relay closes what it was given when it opens anew. */
+	give[0] = dup(f->fd[k][0]);
+	give[1] = f->same ? give[0] : f->nowhere ? -1 : dup(f->fd[k][1]);
+	if (give[0] == -1 || (!f->nowhere && give[1] == -1))
+		abort();
+}
+
+/* -H: the relay takes new files; the model sends lines there from now. */
+static void
+reopen(struct relay *r, struct files *f, struct model_stream m[2])
+{
+	int give[2];
+
+	if (f->n == FILES)
+		return;
+	open_files(f, m, give);
+	relay_reopen(r, give[0], f->nowhere ? -2 : give[1]);
+}
+
 /* The relay reads what its pipes hold now, as the supervisor's loop does. */
 static void
 pump(struct relay *r)
@@ -185,8 +231,9 @@ pump(struct relay *r)
 /* The pieces of the input, to the pipes and to the model. */
 static void
 play(struct relay *r, const int fds[2], struct model_stream m[2],
-    bool stamps, const uint8_t *data, size_t size)
+    struct files *f, const uint8_t *data, size_t size)
 {
+	bool stamps = r->s.stamps;
 	size_t n;
 	int to;
 
@@ -194,6 +241,10 @@ play(struct relay *r, const int fds[2], struct model_stream m[2],
 		to = data[0] >> 7;
 		n = data[0] & 0x7f;
 		data++, size--;
+		if (n == REOPEN) {
+			reopen(r, f, m);
+			continue;
+		}
 		if (n == 0) {
 			relay_write(r, to, EVENT, sizeof(EVENT) - 1);
 			if (m[to].to != NULL)
@@ -211,29 +262,48 @@ play(struct relay *r, const int fds[2], struct model_stream m[2],
 	}
 }
 
+/* Every file holds what the model says; the relay's last ones closed. */
+static void
+check_files(const struct relay *r, struct files *f)
+{
+	int k, to;
+
+	if (r->out[0].given >= 0)
+		(void)close(r->out[0].given);
+	if (r->out[1].given >= 0 && r->out[1].given != r->out[0].given)
+		(void)close(r->out[1].given);
+	for (k = 0; k < f->n; k++)
+		for (to = 0; to < 2; to++) {
+			if (f->fd[k][to] != -1) {
+				check_file(f->fd[k][to], &f->e[k][to]);
+				(void)close(f->fd[k][to]);
+			}
+			free(f->e[k][to].text);
+			free(f->e[k][to].stamps);
+		}
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct expect e[2] = { { 0 }, { 0 } };
-	struct model_stream m[2] = { { .to = &e[0] }, { .to = &e[1] } };
+	struct files f = { .n = 0 };
+	struct model_stream m[2] = { { .to = NULL }, { .to = NULL } };
 	struct relay_setup s = { .avoid = -1 };
 	struct relay r;
-	int file[2], fds[2], to;
-	uint8_t flags;
+	int give[2], fds[2], to;
 
 	if (size == 0)
 		return 0;
-	flags = data[0];
-	s.stamps = flags & 1;
-	file[0] = s.out = memfd_create("out", MFD_CLOEXEC);
-	file[1] = memfd_create("err", MFD_CLOEXEC);
-	s.err = flags & 2 ? s.out : flags & 4 ? -1 : file[1];
-	m[1].to = flags & 2 ? &e[0] : flags & 4 ? NULL : &e[1];
-	if (file[0] == -1 || file[1] == -1 || relay_open(&r, &s, 1) == -1 ||
-	    relay_pipes(&r, 0, fds) == -1)
+	s.stamps = data[0] & 1;
+	f.same = data[0] & 2;
+	f.nowhere = !f.same && (data[0] & 4);
+	open_files(&f, m, give);
+	s.out = give[0];
+	s.err = give[1];
+	if (relay_open(&r, &s, 1) == -1 || relay_pipes(&r, 0, fds) == -1)
 		abort();
 	relay_started(&r, 0, getpid());
-	play(&r, fds, m, s.stamps, data + 1, size - 1);
+	play(&r, fds, m, &f, data + 1, size - 1);
 	for (to = 0; to < 2; to++)
 		if (fds[to] != -1)
 			(void)close(fds[to]);
@@ -241,11 +311,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	relay_free(&r);
 	model_end(&m[0], s.stamps);
 	model_end(&m[1], s.stamps);
-	for (to = 0; to < 2; to++) {
-		check_file(file[to], &e[to]);
-		(void)close(file[to]);
-		free(e[to].text);
-		free(e[to].stamps);
-	}
+	check_files(&r, &f);
 	return 0;
 }
