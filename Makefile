@@ -21,8 +21,10 @@ LINK = -Wl,-z,now -Wl,-z,relro
 SANITIZE = -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer -g
 
-SRC = main.c options.c launch.c supervise.c control.c spawn.c creds.c ready.c \
+# Everything but main(): the program, and the fuzz harnesses' library.
+PARTS = options.c launch.c supervise.c control.c spawn.c creds.c ready.c \
 	pidfile.c proc.c logsend.c relay.c msg.c fmt.c
+SRC = main.c $(PARTS)
 HDR = options.h launch.h supervise.h control.h spawn.h creds.h ready.h \
 	pidfile.h proc.h logsend.h relay.h msg.h fmt.h
 TESTBINS = daemonize-close-proc daemonize-close-loop daemonize-no-pidfd \
@@ -157,10 +159,45 @@ coverage: cov/daemonize
 	    BATS_TEST_TIMEOUT=60 bats test/ || \
 	    rc=$$?; gcovr -r . --object-directory cov --txt; exit $$rc
 
+# libFuzzer harnesses of test/fuzz/ (clang only), each linked with every
+# C file but main.c.  The relay's longest line is 32 bytes there instead
+# of 16 MiB, so that small inputs reach the cut.
+FUZZ = build/fuzz/options build/fuzz/pidfile build/fuzz/notify \
+	build/fuzz/relay
+FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
+	-fno-sanitize-recover=all -DRELAY_LINE_MAX=32
+FUZZ_BUILD = mkdir -p $(@D) && $(CLANG) $(WARNINGS) $(DEFS) $(FUZZ_FLAGS) \
+	$(CPPFLAGS) -o $@ test/fuzz/$(@F).c $(PARTS)
+FUZZ_SECONDS = 60
+
+fuzz: $(FUZZ)
+
+build/fuzz/options: test/fuzz/options.c $(PARTS) $(HDR)
+	$(FUZZ_BUILD)
+
+build/fuzz/pidfile: test/fuzz/pidfile.c $(PARTS) $(HDR)
+	$(FUZZ_BUILD)
+
+build/fuzz/notify: test/fuzz/notify.c $(PARTS) $(HDR)
+	$(FUZZ_BUILD)
+
+build/fuzz/relay: test/fuzz/relay.c $(PARTS) $(HDR)
+	$(FUZZ_BUILD)
+
+# Each harness once on each input of its committed corpus: the inputs
+# that once found a defect, among others.
+fuzz-check: $(FUZZ)
+	for f in $(FUZZ); do $$f test/fuzz/$${f##*/}/* || exit 1; done
+
+# Each harness for FUZZ_SECONDS, two at a time; nonzero on any finding.
+fuzz-run: $(FUZZ)
+	test/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ)
+
 lint: analyze
 	mandoc -Tlint -W warning daemonize.1
 	shellcheck -S warning .ci/run test/helpers.bash test/relay-helpers.bash \
-	    bench/run.sh bench/supervise.sh bench/relay.sh bench/soak.sh \
+	    test/fuzz/run.sh bench/run.sh bench/supervise.sh bench/relay.sh \
+	    bench/soak.sh \
 	    examples/init.d/exampled examples/init.d/exampled-supervised \
 	    examples/container/entrypoint.sh
 	shellcheck -S warning test/*.bats
@@ -193,5 +230,5 @@ clean:
 	    bench/floor bench/floor-static bench/timer bench/lines bench/crash
 	rm -rf build cov
 
-.PHONY: all static bench soak check sanitize analyze check-clang check-static coverage \
-	lint install uninstall clean
+.PHONY: all static bench soak check sanitize analyze check-clang check-static \
+	coverage fuzz fuzz-check fuzz-run lint install uninstall clean

@@ -435,7 +435,7 @@ options_free(struct options *o)
 {
 	free(o->env);
 	o->env = NULL;
-	o->nenv = 0;
+	o->nenv = o->env_room = 0;
 }
 
 /* Checks that the options fit together, and the command if one is due. */
@@ -539,17 +539,18 @@ parse_umask(const char *arg, mode_t *mask)
 static int
 add_env(struct options *o, char *arg)
 {
-	static int room;
 	char **env;
+	int room;
 
 	if (strchr(arg, '=') == NULL || arg[0] == '=')
 		return usage_error("option -E wants NAME=VALUE, not '%s'", arg);
-	if (o->nenv == room) {
-		room = room == 0 ? 8 : room * 2;
+	if (o->nenv == o->env_room) {
+		room = o->env_room == 0 ? 8 : o->env_room * 2;
 		env = realloc(o->env, (size_t)room * sizeof(*env));
 		if (env == NULL)
 			return fail(EXIT_SELF, "allocate memory");
 		o->env = env;
+		o->env_room = room;
 	}
 	o->env[o->nenv++] = arg;
 	return 0;

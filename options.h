@@ -38,6 +38,7 @@ struct options {
 	const char *user;
 	char **env;		/* -E NAME=VALUE strings, from argv */
 	int nenv;
+	int env_room;		/* entries env has room for */
 	mode_t umask;
 	bool append;
 	bool foreground;

@@ -7,8 +7,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdbool.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -20,6 +20,9 @@
 /* How long to wait for a guard to go, or a new daemon to write its PID. */
 #define GUARD_WAIT_MS 5000
 #define WRITE_WAIT_MS 1000
+
+/* The largest PID a pidfile may hold: pid_t is an int on Linux. */
+#define PID_LARGEST INT_MAX
 
 /* Internal results, beside enum lock_result. */
 #define LOCK_RETRY (-1)		/* a guard, or the file changed: again */
@@ -289,20 +292,37 @@ open_pidfile(const char *path, int flags, struct stat *sb,
 static pid_t
 read_pid(int fd)
 {
-	char buf[32], *end;
+	char buf[PIDFILE_MAX + 1];
 	ssize_t n;
-	long pid;
 
-	n = pread(fd, buf, sizeof(buf) - 1, 0);
-	if (n <= 0)
-		return n == 0 ? 0 : -1;
-	buf[n] = '\0';
-	errno = 0;
-	pid = strtol(buf, &end, 10);
-	if (buf[0] < '0' || buf[0] > '9' || errno != 0 || pid <= 0 ||
-	    pid != (long)(pid_t)pid || (*end != '\0' && strcmp(end, "\n") != 0))
+	n = pread(fd, buf, sizeof(buf), 0);
+	return n == -1 ? -1 : pidfile_parse(buf, (size_t)n);
+}
+
+/*
+ * A pidfile's bytes, all len of them: the PID (decimal digits, then a
+ * newline or not, and nothing else); 0 if there are none; -1 for any
+ * other thing, however much it begins like a PID.
+ */
+pid_t
+pidfile_parse(const char *buf, size_t len)
+{
+	size_t i, digits = len;
+	long pid = 0;
+
+	if (len == 0)
+		return 0;
+	if (buf[len - 1] == '\n')
+		digits--;
+	if (digits == 0 || len > PIDFILE_MAX)
 		return -1;
-	return (pid_t)pid;
+	for (i = 0; i < digits; i++) {
+		if (buf[i] < '0' || buf[i] > '9' ||
+		    pid > (PID_LARGEST - (buf[i] - '0')) / 10)
+			return -1;
+		pid = pid * 10 + (buf[i] - '0');
+	}
+	return pid == 0 ? -1 : (pid_t)pid;
 }
 
 /* True while path still names the file opened, whose fstat is given. */

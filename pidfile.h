@@ -20,6 +20,9 @@
 
 #include <sys/types.h>
 
+/* A longer file holds no PID, whatever it begins with. */
+#define PIDFILE_MAX 32
+
 enum lock_result {
 	LOCK_TAKEN,		/* we hold the lock on *fdp */
 	LOCK_FREE,		/* nobody holds it */
@@ -44,6 +47,7 @@ enum lock_result lock_acquire(const char *path, int avoid, int *fdp,
     pid_t *holder);
 enum lock_result pidfile_inspect(const char *path, struct pidfile_info *pi);
 int pidfile_check(int fd);
+pid_t pidfile_parse(const char *buf, size_t len);
 int pidfile_write(int fd, pid_t pid);
 enum lock_result pidfile_remove(const char *path, pid_t pid);
 int pidfile_unlink_own(int dirfd, const char *name, int fd);

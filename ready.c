@@ -24,7 +24,7 @@
 static int open_notify_socket(struct ready *, int);
 static enum ready_state read_pipe(int);
 static enum ready_state read_notification(int, pid_t, pid_t);
-static bool read_lines(char *);
+static bool read_lines(const char *);
 static ssize_t receive(int, int, pid_t *, char *, size_t);
 static bool from_daemon(pid_t, pid_t, pid_t);
 static int make_address(const char *, struct sockaddr_un *, socklen_t *);
@@ -166,21 +166,16 @@ receive(int fd, int flags, pid_t *sender, char *buf, size_t size)
 
 /* True if a line says READY=1; STATUS= lines are shown with -v. */
 static bool
-read_lines(char *buf)
+read_lines(const char *buf)
 {
-	char *line, *next;
-	bool ready = false;
+	const char *line = buf;
+	size_t len;
 
-	for (line = buf; line != NULL; line = next) {
-		next = strchr(line, '\n');
-		if (next != NULL)
-			*next++ = '\0';
-		if (strcmp(line, "READY=1") == 0)
-			ready = true;
-		else if (strncmp(line, "STATUS=", 7) == 0)
-			verbose("status: %s", line + 7);
+	while ((line = ready_find_line(line, "STATUS=", &len)) != NULL) {
+		verbose("status: %.*s", (int)(len - 7), line + 7);
+		line += len;
 	}
-	return ready;
+	return ready_has_line(buf, "READY=1");
 }
 
 /* The daemon itself, or a process in the session it leads. */
@@ -255,6 +250,28 @@ ssize_t
 ready_receive(int fd, pid_t *sender, char *buf, size_t size)
 {
 	return receive(fd, 0, sender, buf, size);
+}
+
+/*
+ * The first line of a notification text that begins with prefix, and
+ * its length, newline not counted, in *len; NULL if no line does.
+ */
+const char *
+ready_find_line(const char *text, const char *prefix, size_t *len)
+{
+	size_t n = strlen(prefix);
+	const char *p = text;
+
+	for (;;) {
+		if (strncmp(p, prefix, n) == 0) {
+			*len = strcspn(p, "\n");
+			return p;
+		}
+		p = strchr(p, '\n');
+		if (p == NULL)
+			return NULL;
+		p++;
+	}
 }
 
 /* True if the notification text has the line want. */

@@ -29,6 +29,8 @@ enum ready_state ready_read(const struct ready *r, pid_t pid, pid_t sid);
 int notify_send(char *const lines[]);
 ssize_t ready_receive(int fd, pid_t *sender, char *buf, size_t size);
 bool ready_has_line(const char *text, const char *want);
+const char *ready_find_line(const char *text, const char *prefix,
+    size_t *len);
 int ready_forward(const char *name, const char *text, size_t len);
 
 #endif

@@ -1133,6 +1133,7 @@ take_notification(struct supervisor *sv)
 	const char *status;
 	pid_t sender;
 	ssize_t n;
+	size_t len;
 	int i;
 
 	n = ready_receive(sv->notify, &sender, buf, sizeof(buf));
@@ -1141,10 +1142,9 @@ take_notification(struct supervisor *sv)
 	i = worker_of(sv, sender);
 	if (i != -1 && ready_has_line(buf, "READY=1"))
 		sv->w[i].ready = true;
-	status = strstr(buf, "STATUS=");
-	if (i != -1 && status != NULL && (status == buf || status[-1] == '\n'))
-		(void)ready_forward(sv->upstream, status,
-		    strcspn(status, "\n"));
+	status = ready_find_line(buf, "STATUS=", &len);
+	if (i != -1 && status != NULL)
+		(void)ready_forward(sv->upstream, status, len);
 	announce(sv);
 }
 

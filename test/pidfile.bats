@@ -66,6 +66,24 @@ load helpers
 	[ -z "$(tagged_procs)" ]
 }
 
+@test "a pidfile holding a PID, a NUL byte and more is refused and left as it is" {
+	printf '1234\0binary data' >"$PF"
+	cp "$PF" before
+	run -125 --separate-stderr "$DAEMONIZE" -p "$PF" sleep 1000
+	[ "$stderr" = "daemonize: open pidfile $PF: holds something other than a PID; left as it is" ]
+	cmp "$PF" before
+	[ -z "$(tagged_procs)" ]
+}
+
+@test "a pidfile whose first 31 bytes are digits but which goes on is refused" {
+	printf '%031d and then some text\n' 1 >"$PF"
+	cp "$PF" before
+	run -125 --separate-stderr "$DAEMONIZE" -p "$PF" sleep 1000
+	[ "$stderr" = "daemonize: open pidfile $PF: holds something other than a PID; left as it is" ]
+	cmp "$PF" before
+	[ -z "$(tagged_procs)" ]
+}
+
 @test "an empty stale pidfile is taken over" {
 	: >"$PF"
 	run -0 "$DAEMONIZE" -p "$PF" sleep 1000

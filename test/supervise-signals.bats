@@ -521,6 +521,20 @@ EOF
 	grep -qx "$sup READY=1" notify.log
 }
 
+@test "under NOTIFY_SOCKET a worker's STATUS= line goes up after a line with STATUS= inside it" {
+	require_command python3
+	start_receiver "$BATS_TEST_TMPDIR/notify.sock" notify.log
+	NOTIFY_SOCKET="$BATS_TEST_TMPDIR/notify.sock" "$DAEMONIZE" -n 1 -p "$PF" \
+		sh -c '"$0" --notify X_STATUS=no STATUS=yes READY=1 || exit 9
+		exec sleep 1000' "$DAEMONIZE"
+	sup=$(pid_in "$PF")
+	# The supervisor passes the STATUS= line on before its READY=1.
+	wait_until 5 'grep -q " READY=1$" notify.log'
+	cat notify.log >&2
+	grep -qx "$sup STATUS=yes" notify.log
+	run ! grep -q 'X_STATUS' notify.log
+}
+
 # --- syslog ---
 
 @test "events go to syslog: worker 0 started as pid P" {
