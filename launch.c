@@ -467,6 +467,7 @@ start_daemon(struct launch *l)
 		return -1;
 	}
 	if (pid == 0) {
+		test_pause("child-forked");
 		/* -w blocked the signals it takes through its signalfd; a
 		 * supervisor blocks its own before its PID is known. */
 		if ((l->o->wait == 0 || clear_signal_mask() == 0) &&
@@ -794,6 +795,7 @@ lock_files(struct launch *l)
 	} else if (lock_file(o->pidfile, "pidfile", l->plan.avoid,
 	    &locks[0]) == -1)
 		return -1;
+	test_pause("pidfile-locked");
 	if (spawn_check_streams(&l->plan) == -1)
 		return -1;
 	if (pidfile_check(locks[0]) == -1) {

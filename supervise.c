@@ -219,6 +219,7 @@ set_up(struct supervisor *sv)
 	if (chdir(s->plan->dir) == -1)
 		return fail(EXIT_SELF, "change directory to %s", s->plan->dir);
 	name_state(sv);
+	test_pause("supervisor-set-up");
 	return 0;
 }
 
@@ -501,6 +502,7 @@ start_worker(struct supervisor *sv, int i)
 	close_fd(&sv->relay_fds[0]);
 	close_fd(&sv->relay_fds[1]);
 	if (pid > 0) {
+		test_pause("worker-forked");
 		began(sv, i, pid, rdy[0]);
 		sv->w[i].exec_fd = rep[0];
 		if (sv->s->relay)
@@ -561,6 +563,7 @@ worker_child(struct supervisor *sv, int i, int report, int ready)
 	struct spawn_plan p = sv->plan;
 	char id[16];
 
+	test_pause("worker-started");
 	p.report_fd = report;
 	p.ready_fd = ready;
 	p.out_fd = sv->s->relay ? sv->relay_fds[0] : p.out_fd;
@@ -1029,6 +1032,7 @@ stop_all(struct supervisor *sv)
 	struct proc_wait relaying = { .fn = relay_for, .arg = sv };
 	int i, n = pins(sv);
 
+	test_pause("stopping");
 	if (proc_stop_children(sv->pins, n, SIGTERM, sv->s->kill_timeout_ms,
 	    sv->s->relay ? &relaying : NULL) == -1)
 		event(sv, LOG_ERR, "processes left after SIGKILL");
@@ -1098,6 +1102,7 @@ restart_worker(struct supervisor *sv, int i)
 	struct worker *w = &sv->w[i];
 	int j;
 
+	test_pause("restart");
 	if (start_worker(sv, i) == 0) {
 		/* PIDFILE.workers is written once it has exec'd: a write
 		 * now would slow its start. */
@@ -1245,6 +1250,7 @@ save_state(struct supervisor *sv)
 		    sv->w[i].started, sv->w[i].restarts, sv->w[i].how,
 		    sv->w[i].code);
 	fd = open_state(sv);
+	test_pause("workers-writing");
 	/* Better no worker lines at all than wrong ones. */
 	if (fd == -1 || write_all(fd, sv->state, len < sv->state_size ? len :
 	    sv->state_size) == -1 || renameat(sv->s->piddir, sv->state_tmp,
@@ -1293,6 +1299,7 @@ finish(struct supervisor *sv, bool ran)
 		report_loss(sv);
 	if (sv->state_name[0] != '\0')
 		(void)unlinkat(sv->s->piddir, sv->state_name, 0);
+	test_pause("stopped");
 	if (ran && sv->s->piddir != -1 && p->locks[0] != -1 &&
 	    pidfile_unlink_own(sv->s->piddir, sv->s->pidname, p->locks[0]) ==
 	    -1)
