@@ -204,6 +204,7 @@ stop_daemon(const char *pidfile, const struct proc_ref *d, int sig,
 	if (sig != SIGSTOP && sig != SIGTSTP && sig != SIGTTIN &&
 	    sig != SIGTTOU)
 		(void)signal_daemon(pidfile, d, SIGCONT);
+	test_pause("stop-signalled");
 	if (wait_gone(pidfile, d, ms))
 		return 0;
 	verbose("pid %ld still there after %ld ms: SIGKILL", (long)d->pid,

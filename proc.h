@@ -56,6 +56,7 @@ bool proc_group_running(pid_t pgid);
  *   before-exec        a daemon or a worker, its plan applied, at exec
  *   workers-writing    PIDFILE.workers.tmp created, not yet written
  *   restart            the supervisor, before restarting a dead worker
+ *   stop-signalled     --stop, its signal sent, before it waits
  *   stopping           the supervisor, before it stops its workers
  *   stopped            the workers stopped, the pidfile not yet removed
  */
