@@ -54,6 +54,7 @@ struct launch {
 	pid_t daemon;		/* once the daemon says */
 	pid_t wrote;		/* a failed daemon that wrote the pidfile */
 	pid_t self;		/* in the daemon: its PID */
+	bool running;		/* a supervisor said its workers run */
 	bool settled;		/* -w: the daemon is stopped and reaped */
 	int piddir;		/* -f, -r: the pidfile's directory, or -1 */
 	const char *pidname;	/* and its name there, in o->pidfile */
@@ -527,6 +528,13 @@ await_exec(struct launch *l, pid_t middle)
 		return failx(EXIT_SELF, "start daemon: child exited %s",
 		    WIFEXITED(status) ? "before the daemon started" :
 		    "abnormally");
+	/* A supervisor says so once its workers run: it was killed, or
+	 * gave up first.  (With -w, await_ready sees how it ended.) */
+	if (l->o->restart != RESTART_NONE && !l->running && l->o->wait == 0) {
+		remove_pidfile(l, l->daemon);
+		return failx(EXIT_SELF, "start daemon: supervisor pid %ld ended "
+		    "before its workers ran", (long)l->daemon);
+	}
 	verbose("daemon started");
 	return 0;
 }
@@ -547,6 +555,8 @@ read_report(struct launch *l, bool *failed)
 		l->daemon = (pid_t)rec.pid;
 	else if (rec.type == REPORT_VERBOSE)
 		msg_print(rec.text);
+	else if (rec.type == REPORT_RUNNING)
+		l->running = true;
 	else if (rec.type == REPORT_FAIL) {
 		fail_set(rec.code, rec.text);
 		l->wrote = (pid_t)rec.pid;

@@ -645,8 +645,10 @@ exec_done(struct supervisor *sv, int i)
 static void
 started(struct supervisor *sv)
 {
-	if (sv->s->report_fd != -1)
+	if (sv->s->report_fd != -1) {
+		(void)report_send(sv->s->report_fd, REPORT_RUNNING, 0, 0, NULL);
 		(void)close(sv->s->report_fd);
+	}
 	msg_to_pipe(-1);
 	sv->running = true;
 }

@@ -166,7 +166,8 @@ assert_state() {
 }
 
 # --stop leaves nothing; then a start of the normal build on the same
-# pidfile succeeds, and is stopped.
+# pidfile succeeds, and is stopped (SIGKILL after 1 s, for a daemon that
+# ignores SIGTERM).
 assert_stop_then_start() {
 	run -0 "$DAEMONIZE" --stop -p "$PF"
 	wait_until 2 '[ -z "$(tagged_procs)" ]' || {
@@ -177,7 +178,7 @@ assert_stop_then_start() {
 	run -0 "$DAEMONIZE" "${args[@]}" 3>&-
 	wait_until 5 settled
 	[ -n "$(tagged_procs)" ]
-	run -0 "$DAEMONIZE" --stop -p "$PF"
+	run -0 "$DAEMONIZE" --stop --timeout 1 -p "$PF"
 }
 
 # kill_at STEP VICTIM RC END HOW: starts the test build as HOW says,
@@ -276,6 +277,7 @@ kill_stopper() {
 
 @test "daemon-forked: daemon killed: exit 125, nothing left" {
 	kill_at daemon-forked paused 125 none plain
+	grep -qx 'daemonize: start daemon: child exited before the daemon started' err
 }
 
 @test "daemon-forked -w: daemon killed: exit 125, nothing left" {
@@ -294,6 +296,7 @@ kill_stopper() {
 
 @test "pidfile-locked -w: daemon killed: exit 137, nothing left" {
 	kill_at pidfile-locked paused 137 none wait
+	grep -qx "daemonize: wait: pid $paused killed by signal 9 before it was ready" err
 }
 
 @test "pidfile-truncated: launcher killed: the daemon starts, with its pidfile" {
@@ -345,6 +348,7 @@ kill_stopper() {
 
 @test "daemon-locked -r: supervisor killed: exit 125, nothing left" {
 	kill_at daemon-locked paused 125 none r
+	grep -qx "daemonize: start daemon: supervisor pid $paused ended before its workers ran" err
 }
 
 @test "supervisor-set-up -T: launcher killed: the supervisor starts" {
