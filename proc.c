@@ -36,7 +36,6 @@
 #define CLOSE_FDS_FALLBACK 0
 #endif
 
-
 /* make coverage sets COVERAGE to 1; gcov writes counts only at exit(). */
 #ifndef COVERAGE
 #define COVERAGE 0
