@@ -681,6 +681,9 @@ remove_pidfile(const struct launch *l, pid_t pid)
 	if (l->o->pidfile == NULL || pid <= 0)
 		return;
 	r = pidfile_remove(l->o->pidfile, pid);
+	if (l->o->restart != RESTART_NONE && (r == LOCK_TAKEN ||
+	    r == LOCK_MISSING))
+		supervise_remove_state(l->o->pidfile);
 	if (r == LOCK_FAILED || r == LOCK_OPEN_FAILED || r == LOCK_NOT_FILE)
 		warning("remove pidfile %s: %s", l->o->pidfile,
 		    lock_result_text(r));

@@ -117,10 +117,26 @@ runs_command() {
 
 # True once nothing of the test runs, or the daemon the pidfile names
 # does, with all of its workers, each the command: every other process of
-# the test is one of them.  Resumes what stopped meanwhile.
+# the test is one of them; and twice in a row the same, since a process
+# in the middle of an exec shows an empty environment, untagged, for a
+# moment.  Resumes what stopped meanwhile.
 settled() {
-	local procs p pid n=0
+	local seen=$last_seen procs
+	last_seen=
 	resume_stopped
+	procs_settled || return 1
+	procs=$(tagged_procs)
+	last_seen="${procs//$'\n'/ }/$(cat "$PF" 2>/dev/null)"
+	[ "$last_seen" = "$seen" ]
+}
+
+wait_settled() {
+	last_seen=
+	wait_until 5 settled
+}
+
+procs_settled() {
+	local procs p pid n=0
 	procs=$(tagged_procs)
 	[ -z "$procs" ] && return 0
 	pid=$(pid_in "$PF" 2>/dev/null) && [ -n "$pid" ] || return 1
@@ -141,7 +157,7 @@ settled() {
 # launcher reported, or a stop).
 assert_state() {
 	local end=$1 gone=$2 pid
-	wait_until 5 settled || {
+	wait_settled || {
 		echo "never settled: running $(tagged_procs | paste -sd ' ');" \
 			"pidfile: $(od -c "$PF" 2>&1)" >&2
 		return 1
@@ -174,9 +190,9 @@ assert_stop_then_start() {
 		echo "left running: $(tagged_procs | paste -sd ' ')" >&2
 		return 1
 	}
-	[ ! -e "$PF" ]
+	[ ! -e "$PF" ] && [ ! -e "$PF.workers" ] && [ ! -e "$PF.workers.tmp" ]
 	run -0 "$DAEMONIZE" "${args[@]}" 3>&-
-	wait_until 5 settled
+	wait_settled
 	[ -n "$(tagged_procs)" ]
 	run -0 "$DAEMONIZE" --stop --timeout 1 -p "$PF"
 }
@@ -208,7 +224,7 @@ start_armed() {
 	start_args "$2"
 	run -0 env DAEMONIZE_TEST_PAUSE="$1" "$(testbin daemonize-hooks)" \
 		"${args[@]}" 3>&-
-	wait_until 5 settled
+	wait_settled
 	sup=$(pid_in "$PF")
 }
 
@@ -235,7 +251,7 @@ kill_in_stop() {
 kill_stopper() {
 	start_args "$2"
 	run -0 "$DAEMONIZE" "${args[@]}" 3>&-
-	wait_until 5 settled
+	wait_settled
 	sup=$(pid_in "$PF")
 	DAEMONIZE_TEST_PAUSE=stop-signalled "$(testbin daemonize-hooks)" \
 		--stop -p "$PF" >out 2>err 3>&- &
