@@ -18,7 +18,8 @@
 # 0, as it does for a command that exits at once, and the pidfile is left
 # stale (empty if the daemon was killed before it wrote it), which
 # --status reports and the next start takes over.  With -w, the launcher
-# sees the death and removes the pidfile.
+# sees the death and removes the pidfile.  A supervisor says when all its
+# workers run: killed before, its launcher exits 125 and removes it.
 
 bats_require_minimum_version 1.5.0
 load helpers
@@ -57,10 +58,11 @@ stopped_proc() {
 
 # Waits until a process of this test has stopped at its step: $paused.
 wait_paused() {
+	local pid
 	wait_until 5 'paused=$(stopped_proc); [ -n "$paused" ]' || {
 		echo "nothing stopped at $1:" >&2
-		for paused in $(tagged_pids); do
-			cut -d ' ' -f 1-4 "/proc/$paused/stat" >&2
+		for pid in $(tagged_pids); do
+			cut -d ' ' -f 1-4 "/proc/$pid/stat" >&2
 		done
 		return 1
 	}
@@ -190,18 +192,21 @@ assert_stop_then_start() {
 		echo "left running: $(tagged_procs | paste -sd ' ')" >&2
 		return 1
 	}
-	[ ! -e "$PF" ] && [ ! -e "$PF.workers" ] && [ ! -e "$PF.workers.tmp" ]
+	[ ! -e "$PF" ]
+	[ ! -e "$PF.workers" ]
+	[ ! -e "$PF.workers.tmp" ]
 	run -0 "$DAEMONIZE" "${args[@]}" 3>&-
 	wait_settled
 	[ -n "$(tagged_procs)" ]
 	run -0 "$DAEMONIZE" --stop --timeout 1 -p "$PF"
 }
 
-# kill_at STEP VICTIM RC END HOW: starts the test build as HOW says,
-# paused at STEP; kills VICTIM there.  The launcher, unless it is the
-# victim, exits RC; what runs in the end is END (runs, none).
+# kill_at STEP VICTIM RC END HOW [LEFT]: starts the test build as HOW
+# says, paused at STEP; kills VICTIM there.  The launcher, unless it is
+# the victim, exits RC; what runs in the end is END (runs, none); the
+# pidfile left is LEFT, if given: empty, or the PID of the one paused.
 kill_at() {
-	local step=$1 who=$2 rc=$3 end=$4 failed=no
+	local step=$1 who=$2 rc=$3 end=$4 left=${6:-} failed=no
 	start_args "$5"
 	DAEMONIZE_TEST_PAUSE=$step "$(testbin daemonize-hooks)" "${args[@]}" \
 		2>err 3>&- &
@@ -215,6 +220,12 @@ kill_at() {
 		[ "$rc" -eq 0 ] || failed=yes
 	fi
 	assert_state "$end" "$failed"
+	if [ "$left" = empty ]; then
+		[ -e "$PF" ]
+		[ ! -s "$PF" ]
+	elif [ "$left" = pid ]; then
+		[ "$(cat "$PF")" = "$paused" ]
+	fi
 	assert_stop_then_start
 }
 
@@ -306,8 +317,7 @@ kill_stopper() {
 
 # Killed before it wrote the pidfile: an empty, unlocked file is left.
 @test "pidfile-locked: daemon killed: nothing runs, the pidfile is empty" {
-	kill_at pidfile-locked paused 0 none plain
-	[ ! -s "$PF" ] || [ ! -e "$PF" ]
+	kill_at pidfile-locked paused 0 none plain empty
 }
 
 @test "pidfile-locked -w: daemon killed: exit 137, nothing left" {
@@ -320,7 +330,7 @@ kill_stopper() {
 }
 
 @test "pidfile-truncated: daemon killed: nothing runs, no partial pidfile" {
-	kill_at pidfile-truncated paused 0 none plain
+	kill_at pidfile-truncated paused 0 none plain empty
 }
 
 @test "pidfile-truncated -w: daemon killed: exit 137, nothing left" {
@@ -332,7 +342,7 @@ kill_stopper() {
 }
 
 @test "daemon-locked: daemon killed: nothing runs, a stale pidfile" {
-	kill_at daemon-locked paused 0 none plain
+	kill_at daemon-locked paused 0 none plain pid
 }
 
 # The command writes its readiness into a pipe nobody reads any more, and
@@ -351,7 +361,7 @@ kill_stopper() {
 }
 
 @test "before-exec: daemon killed: nothing runs, a stale pidfile" {
-	kill_at before-exec paused 0 none plain
+	kill_at before-exec paused 0 none plain pid
 }
 
 @test "before-exec -w: daemon killed: exit 137, nothing left" {
