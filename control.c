@@ -204,6 +204,7 @@ stop_daemon(const char *pidfile, const struct proc_ref *d, int sig,
 	if (sig != SIGSTOP && sig != SIGTSTP && sig != SIGTTIN &&
 	    sig != SIGTTOU)
 		(void)signal_daemon(pidfile, d, SIGCONT);
+	test_pause("stop-signalled");
 	if (wait_gone(pidfile, d, ms))
 		return 0;
 	verbose("pid %ld still there after %ld ms: SIGKILL", (long)d->pid,
@@ -262,6 +263,8 @@ remove_leftover(const char *pidfile, pid_t pid)
 	enum lock_result r;
 
 	r = pidfile_remove(pidfile, pid);
+	if (r == LOCK_TAKEN || r == LOCK_MISSING)
+		supervise_remove_state(pidfile);
 	if (r == LOCK_NOT_PIDFILE || r == LOCK_FAILED ||
 	    r == LOCK_OPEN_FAILED || r == LOCK_NOT_FILE)
 		warning("remove pidfile %s: %s", pidfile, lock_result_text(r));

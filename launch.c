@@ -54,6 +54,7 @@ struct launch {
 	pid_t daemon;		/* once the daemon says */
 	pid_t wrote;		/* a failed daemon that wrote the pidfile */
 	pid_t self;		/* in the daemon: its PID */
+	bool running;		/* a supervisor said its workers run */
 	bool settled;		/* -w: the daemon is stopped and reaped */
 	int piddir;		/* -f, -r: the pidfile's directory, or -1 */
 	const char *pidname;	/* and its name there, in o->pidfile */
@@ -467,6 +468,7 @@ start_daemon(struct launch *l)
 		return -1;
 	}
 	if (pid == 0) {
+		test_pause("child-forked");
 		/* -w blocked the signals it takes through its signalfd; a
 		 * supervisor blocks its own before its PID is known. */
 		if ((l->o->wait == 0 || clear_signal_mask() == 0) &&
@@ -526,6 +528,13 @@ await_exec(struct launch *l, pid_t middle)
 		return failx(EXIT_SELF, "start daemon: child exited %s",
 		    WIFEXITED(status) ? "before the daemon started" :
 		    "abnormally");
+	/* A supervisor says so once its workers run: it was killed, or
+	 * gave up first.  (With -w, await_ready sees how it ended.) */
+	if (l->o->restart != RESTART_NONE && !l->running && l->o->wait == 0) {
+		remove_pidfile(l, l->daemon);
+		return failx(EXIT_SELF, "start daemon: supervisor pid %ld ended "
+		    "before its workers ran", (long)l->daemon);
+	}
 	verbose("daemon started");
 	return 0;
 }
@@ -546,6 +555,8 @@ read_report(struct launch *l, bool *failed)
 		l->daemon = (pid_t)rec.pid;
 	else if (rec.type == REPORT_VERBOSE)
 		msg_print(rec.text);
+	else if (rec.type == REPORT_RUNNING)
+		l->running = true;
 	else if (rec.type == REPORT_FAIL) {
 		fail_set(rec.code, rec.text);
 		l->wrote = (pid_t)rec.pid;
@@ -670,6 +681,9 @@ remove_pidfile(const struct launch *l, pid_t pid)
 	if (l->o->pidfile == NULL || pid <= 0)
 		return;
 	r = pidfile_remove(l->o->pidfile, pid);
+	if (l->o->restart != RESTART_NONE && (r == LOCK_TAKEN ||
+	    r == LOCK_MISSING))
+		supervise_remove_state(l->o->pidfile);
 	if (r == LOCK_FAILED || r == LOCK_OPEN_FAILED || r == LOCK_NOT_FILE)
 		warning("remove pidfile %s: %s", l->o->pidfile,
 		    lock_result_text(r));
@@ -794,6 +808,7 @@ lock_files(struct launch *l)
 	} else if (lock_file(o->pidfile, "pidfile", l->plan.avoid,
 	    &locks[0]) == -1)
 		return -1;
+	test_pause("pidfile-locked");
 	if (spawn_check_streams(&l->plan) == -1)
 		return -1;
 	if (pidfile_check(locks[0]) == -1) {

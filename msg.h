@@ -51,7 +51,8 @@ enum report_type {
 	REPORT_PID = 1,		/* the daemon's PID, first */
 	REPORT_FAIL = 2,	/* it failed: its exit status, why, and its
 				   PID if the pidfile may hold it */
-	REPORT_VERBOSE = 3	/* a -v line, for the parent to print */
+	REPORT_VERBOSE = 3,	/* a -v line, for the parent to print */
+	REPORT_RUNNING = 4	/* a supervisor's workers have all exec'd */
 };
 
 struct report {

@@ -172,6 +172,7 @@ pidfile_write(int fd, pid_t pid)
 	len = fmt(buf, sizeof(buf), "%ld\n", (long)pid);
 	if (ftruncate(fd, 0) == -1)
 		return -1;
+	test_pause("pidfile-truncated");
 	n = pwrite(fd, buf, (size_t)len, 0);
 	if (n == -1)
 		return -1;

@@ -36,10 +36,6 @@
 #define CLOSE_FDS_FALLBACK 0
 #endif
 
-#ifndef TEST_HOOKS
-#define TEST_HOOKS 0
-#endif
-
 /* make coverage sets COVERAGE to 1; gcov writes counts only at exit(). */
 #ifndef COVERAGE
 #define COVERAGE 0
@@ -546,22 +542,17 @@ take_signalled(struct signalled *done, pid_t pid)
 	return true;
 }
 
-/*
- * Test builds (TEST_HOOKS) stop here when DAEMONIZE_TEST_PAUSE names this
- * step, so that a test can act at an exact point of a start or a stop.
- */
+#if TEST_HOOKS
+/* Stops here when DAEMONIZE_TEST_PAUSE names this step (proc.h). */
 void
 test_pause(const char *step)
 {
-#if TEST_HOOKS
 	const char *want = getenv("DAEMONIZE_TEST_PAUSE");
 
 	if (want != NULL && strcmp(want, step) == 0)
 		(void)raise(SIGSTOP);
-#else
-	(void)step;
-#endif
 }
+#endif
 
 /*
  * Before _exit(2) or exec: a coverage build writes its counts now, or the

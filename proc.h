@@ -39,7 +39,35 @@ void proc_reap_children(const pid_t *keep, int n);
 bool proc_other_children(const pid_t *keep, int n);
 bool proc_group_running(pid_t pgid);
 
+/*
+ * The test build (make daemonize-hooks, TEST_HOOKS=1) stops itself with
+ * SIGSTOP at the step DAEMONIZE_TEST_PAUSE names, so that a test can kill
+ * a process at that exact point (test/kill-steps.bats).  Elsewhere it is
+ * nothing.  The steps, in the order a start and a supervisor's life run:
+ *   child-forked       the launcher's child, before setsid
+ *   middle-forked      the middle process, after forking the daemon
+ *   daemon-forked      the daemon, before it reports its PID
+ *   pidfile-locked     the daemon holds the pidfile's lock, not yet written
+ *   pidfile-truncated  the pidfile emptied, its PID not yet written
+ *   daemon-locked      the pidfile written, before the exec or supervision
+ *   supervisor-set-up  the supervisor's signals, outputs and relay ready
+ *   worker-forked      the supervisor, after forking a worker
+ *   worker-started     a worker, before its process group and plan
+ *   before-exec        a daemon or a worker, its plan applied, at exec
+ *   workers-writing    PIDFILE.workers.tmp created, not yet written
+ *   restart            the supervisor, before restarting a dead worker
+ *   stop-signalled     --stop, its signal sent, before it waits
+ *   stopping           the supervisor, before it stops its workers
+ *   stopped            the workers stopped, the pidfile not yet removed
+ */
+#ifndef TEST_HOOKS
+#define TEST_HOOKS 0
+#endif
+#if TEST_HOOKS
 void test_pause(const char *step);
+#else
+#define test_pause(step) ((void)0)
+#endif
 void coverage_flush(void);
 long now_ms(void);
 void nap_ms(long ms);

@@ -54,6 +54,7 @@ spawn_exec(const struct spawn_plan *p)
 	/* No message after this: SIGPIPE is back at its default. */
 	if (set_sigpipe(false) == -1)
 		goto failed;
+	test_pause("before-exec");
 	coverage_flush();
 	execv(p->path, p->argv);
 	(void)set_sigpipe(true);
@@ -91,6 +92,7 @@ spawn_detach(const struct spawn_plan *p)
 		coverage_flush();
 		_exit(EXIT_OK);
 	}
+	test_pause("daemon-forked");
 	pid = getpid();
 	if (report_send(p->report_fd, REPORT_PID, 0, pid, NULL) == -1) {
 		(void)fail(EXIT_SELF, "report daemon pid");

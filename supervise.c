@@ -155,6 +155,7 @@ static int open_state(struct supervisor *);
 static void finish(struct supervisor *, bool);
 static void event(struct supervisor *, int, const char *, ...)
     PRINTF_LIKE(3, 4);
+static void remove_unlocked(const char *);
 static bool has_room(int);
 static size_t timestamp(char *, size_t);
 
@@ -219,6 +220,7 @@ set_up(struct supervisor *sv)
 	if (chdir(s->plan->dir) == -1)
 		return fail(EXIT_SELF, "change directory to %s", s->plan->dir);
 	name_state(sv);
+	test_pause("supervisor-set-up");
 	return 0;
 }
 
@@ -501,6 +503,7 @@ start_worker(struct supervisor *sv, int i)
 	close_fd(&sv->relay_fds[0]);
 	close_fd(&sv->relay_fds[1]);
 	if (pid > 0) {
+		test_pause("worker-forked");
 		began(sv, i, pid, rdy[0]);
 		sv->w[i].exec_fd = rep[0];
 		if (sv->s->relay)
@@ -561,6 +564,7 @@ worker_child(struct supervisor *sv, int i, int report, int ready)
 	struct spawn_plan p = sv->plan;
 	char id[16];
 
+	test_pause("worker-started");
 	p.report_fd = report;
 	p.ready_fd = ready;
 	p.out_fd = sv->s->relay ? sv->relay_fds[0] : p.out_fd;
@@ -642,8 +646,10 @@ exec_done(struct supervisor *sv, int i)
 static void
 started(struct supervisor *sv)
 {
-	if (sv->s->report_fd != -1)
+	if (sv->s->report_fd != -1) {
+		(void)report_send(sv->s->report_fd, REPORT_RUNNING, 0, 0, NULL);
 		(void)close(sv->s->report_fd);
+	}
 	msg_to_pipe(-1);
 	sv->running = true;
 }
@@ -1029,6 +1035,7 @@ stop_all(struct supervisor *sv)
 	struct proc_wait relaying = { .fn = relay_for, .arg = sv };
 	int i, n = pins(sv);
 
+	test_pause("stopping");
 	if (proc_stop_children(sv->pins, n, SIGTERM, sv->s->kill_timeout_ms,
 	    sv->s->relay ? &relaying : NULL) == -1)
 		event(sv, LOG_ERR, "processes left after SIGKILL");
@@ -1098,6 +1105,7 @@ restart_worker(struct supervisor *sv, int i)
 	struct worker *w = &sv->w[i];
 	int j;
 
+	test_pause("restart");
 	if (start_worker(sv, i) == 0) {
 		/* PIDFILE.workers is written once it has exec'd: a write
 		 * now would slow its start. */
@@ -1245,6 +1253,7 @@ save_state(struct supervisor *sv)
 		    sv->w[i].started, sv->w[i].restarts, sv->w[i].how,
 		    sv->w[i].code);
 	fd = open_state(sv);
+	test_pause("workers-writing");
 	/* Better no worker lines at all than wrong ones. */
 	if (fd == -1 || write_all(fd, sv->state, len < sv->state_size ? len :
 	    sv->state_size) == -1 || renameat(sv->s->piddir, sv->state_tmp,
@@ -1293,6 +1302,7 @@ finish(struct supervisor *sv, bool ran)
 		report_loss(sv);
 	if (sv->state_name[0] != '\0')
 		(void)unlinkat(sv->s->piddir, sv->state_name, 0);
+	test_pause("stopped");
 	if (ran && sv->s->piddir != -1 && p->locks[0] != -1 &&
 	    pidfile_unlink_own(sv->s->piddir, sv->s->pidname, p->locks[0]) ==
 	    -1)
@@ -1304,6 +1314,48 @@ finish(struct supervisor *sv, bool ran)
 	free(sv->which);
 	free(sv->pins);
 	free(sv->state);
+}
+
+/*
+ * What a killed supervisor left beside its pidfile, once that is gone:
+ * PIDFILE.workers and its temporary file.  A live supervisor's are
+ * locked, and stay.
+ */
+void
+supervise_remove_state(const char *pidfile)
+{
+	char path[PATH_MAX];
+	int n;
+
+	n = fmt(path, sizeof(path), "%s" WORKERS_SUFFIX, pidfile);
+	if (n > 0 && (size_t)n < sizeof(path))
+		remove_unlocked(path);
+	n = fmt(path, sizeof(path), "%s" WORKERS_SUFFIX ".tmp", pidfile);
+	if (n > 0 && (size_t)n < sizeof(path))
+		remove_unlocked(path);
+}
+
+/* Removes path if it is a state file, empty or ours, that nobody locks. */
+static void
+remove_unlocked(const char *path)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	char head[sizeof(WORKERS_HEADER) - 1];
+	struct stat sb;
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
+	    O_CLOEXEC);
+	if (fd == -1)
+		return;
+	n = pread(fd, head, sizeof(head), 0);
+	if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && (n == 0 ||
+	    (n == (ssize_t)sizeof(head) && memcmp(head, WORKERS_HEADER,
+	    sizeof(head)) == 0)) && fcntl(fd, F_GETLK, &fl) == 0 &&
+	    fl.l_type == F_UNLCK)
+		(void)unlink(path);
+	(void)close(fd);
 }
 
 /*

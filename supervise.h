@@ -48,6 +48,7 @@ struct supervise_setup {
 };
 
 int supervise_block_signals(void);
+void supervise_remove_state(const char *pidfile);
 int supervise(const struct supervise_setup *s);
 
 #endif
