@@ -79,6 +79,7 @@ static int
 lock_once(const char *path, int fd, const struct stat *opened, pid_t *holder)
 {
 	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	int r;
 
 	if (fcntl(fd, F_SETLK, &fl) == 0)
 		/*
@@ -89,7 +90,10 @@ lock_once(const char *path, int fd, const struct stat *opened, pid_t *holder)
 		return still_named(path, opened) ? LOCK_TAKEN : LOCK_RETRY;
 	if (errno != EAGAIN && errno != EACCES)
 		return LOCK_FAILED;
-	return who_holds(fd, holder);
+	test_pause("lock-busy");
+	r = who_holds(fd, holder);
+	/* The holder let go between our two calls: take it again. */
+	return r == LOCK_FREE ? LOCK_RETRY : r;
 }
 
 /*

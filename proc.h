@@ -47,6 +47,7 @@ bool proc_group_running(pid_t pgid);
  *   child-forked       the launcher's child, before setsid
  *   middle-forked      the middle process, after forking the daemon
  *   daemon-forked      the daemon, before it reports its PID
+ *   lock-busy          the pidfile's lock found taken, its holder not yet asked
  *   pidfile-locked     the daemon holds the pidfile's lock, not yet written
  *   pidfile-truncated  the pidfile emptied, its PID not yet written
  *   daemon-locked      the pidfile written, before the exec or supervision

@@ -71,6 +71,17 @@ tagged_pids() {
 		done
 }
 
+# A stopped process of this test, if any.
+stopped_proc() {
+	local pid
+	for pid in $(tagged_pids); do
+		if [ "$(proc_state "$pid")" = T ]; then
+			printf '%s\n' "$pid"
+			return 0
+		fi
+	done
+}
+
 # True if PID carries this test's tag in the environment it was started with.
 tagged() {
 	local -a env

@@ -45,17 +45,6 @@ start_args() {
 	esac
 }
 
-# A stopped process of this test, if any.
-stopped_proc() {
-	local pid
-	for pid in $(tagged_pids); do
-		if [ "$(proc_state "$pid")" = T ]; then
-			printf '%s\n' "$pid"
-			return 0
-		fi
-	done
-}
-
 # Waits until a process of this test has stopped at its step: $paused.
 wait_paused() {
 	local pid

@@ -38,6 +38,27 @@ load helpers
 	[ "$(tagged_procs)" = "$pid" ]
 }
 
+# The test build stops the new daemon between its failed try at the lock
+# and its question who holds it; the daemon that held it is gone by then.
+@test "a start that finds the lock taken, and its holder gone before it asks who, starts" {
+	"$DAEMONIZE" -p "$PF" sleep 1000
+	first=$(pid_in "$PF")
+	DAEMONIZE_TEST_PAUSE=lock-busy "$(testbin daemonize-hooks)" \
+		-p "$PF" sleep 1000 2>err 3>&- &
+	launcher=$!
+	wait_until 5 '[ -n "$(stopped_proc)" ]'
+	paused=$(stopped_proc)
+	kill -KILL "$first"
+	wait_until 5 "! is_alive $first"
+	kill -CONT "$paused"
+	rc=0
+	wait "$launcher" || rc=$?
+	cat err >&2
+	[ "$rc" -eq 0 ]
+	[ "$(pid_in "$PF")" = "$paused" ]
+	wait_exec "$paused" sleep
+}
+
 @test "a second start from another PID namespace exits 1 and leaves the first" {
 	require_pid_namespace
 	"$DAEMONIZE" -p "$PF" sleep 1000
