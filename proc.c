@@ -373,15 +373,23 @@ pinned(const pid_t *pids, int n, pid_t pid)
 	return false;
 }
 
-/* Without /proc: the anchors are all that can be seen. */
+/*
+ * Without /proc: the anchors are all that can be seen.  They are our
+ * children, not yet reaped, so waitid(2) says whether each has exited;
+ * kill(2) would find its zombie, and wait for it in vain.
+ */
 static bool
 all_gone(const struct pins *pins)
 {
+	siginfo_t si;
 	int i;
 
-	for (i = 0; i < pins->n; i++)
-		if (!proc_is_gone(pins->pid[i]))
+	for (i = 0; i < pins->n; i++) {
+		si.si_pid = 0;
+		if (waitid(P_PID, (id_t)pins->pid[i], &si, WEXITED | WNOHANG |
+		    WNOWAIT) == 0 && si.si_pid == 0)
 			return false;
+	}
 	return true;
 }
 
