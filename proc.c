@@ -172,30 +172,22 @@ proc_ref_signal(const struct proc_ref *p, int sig)
 }
 
 /*
- * Waits up to ms for the process to exit.  A pidfd polls readable when it
- * does; without one, look every few ms, backing off to 100 ms.  A zombie
- * counts as gone: it runs no code and holds no lock.
+ * Waits up to ms for the process, which has a pidfd, to exit: the pidfd
+ * polls readable once it has.  A zombie counts as gone: it runs no code
+ * and holds no lock.
  */
 bool
 proc_ref_wait_gone(const struct proc_ref *p, long ms)
 {
 	struct pollfd pfd = { .fd = p->pidfd, .events = POLLIN };
-	long deadline = now_ms() + ms, left, step = 1;
+	long deadline = now_ms() + ms, left;
 	int r;
 
-	while (p->pidfd != -1) {
+	do {
 		left = deadline - now_ms();
 		r = poll(&pfd, 1, left > 0 ? (int)left : 0);
-		if (r != -1 || errno != EINTR)
-			return r == 1;
-	}
-	while (!proc_is_gone(p->pid)) {
-		if (now_ms() >= deadline)
-			return false;
-		nap_ms(step);
-		step = step < 100 ? step * 2 : 100;
-	}
-	return true;
+	} while (r == -1 && errno == EINTR);
+	return r == 1;
 }
 
 /* True if pid no longer exists or is a zombie. */
