@@ -36,3 +36,42 @@ no_proc_setup() {
 	grep -q 'stopping on signal 15' "$dir/events"
 	! grep -q 'SIGKILL' "$dir/events"
 }
+
+@test "without /proc: the /proc/self/fd fallback gives way to the loop, which closes inherited descriptors" {
+	no_proc_setup
+	DAEMONIZE=$(testbin daemonize-close-proc) \
+		run -0 without_proc -p "$PF" sleep 1000 5</dev/null 9</dev/null 300</dev/null
+	pid=$(pid_in "$PF")
+	read -ra fds <<<"$(open_fds "$pid")"
+	echo "open descriptors: ${fds[*]}"
+	[ "${#fds[@]}" -eq 4 ]
+	[ "${fds[*]:0:3}" = "0 1 2" ]
+	[ "$(readlink "/proc/$pid/fd/${fds[3]}")" = "$PF" ]
+}
+
+# The child of PID that runs `sleep 1`: an orphan it adopted, not a worker.
+sleeping_one() {
+	local c
+	for c in $(children_of "$1"); do
+		[ "$(cmdline_of "$c")" = "sleep 1 " ] && printf '%s\n' "$c"
+	done
+	return 0
+}
+
+# A kernel built without CONFIG_PROC_CHILDREN has no children list: the
+# supervisor (-f: this PID, traced from its start) finds its children in
+# all of /proc instead.
+@test "without the kernel's children list, the supervisor still reaps the orphans it adopts" {
+	require_strace
+	sh -c 'kill -STOP $$; exec "$@"' sh "$DAEMONIZE" -f -n 1 -p "$PF" \
+		sh -c '(sleep 1 &); exec sleep 1000' 2>err &
+	sup=$!
+	wait_until 5 '[ "$(proc_state "$sup")" = T ]'
+	strace -f -o log -p "$sup" -P "/proc/self/task/$sup/children" \
+		-e trace=openat -e inject=openat:error=ENOENT 2>/dev/null &
+	wait_until 5 '[ "$(status_field "$sup" TracerPid)" != 0 ]'
+	kill -CONT "$sup"
+	wait_until 5 'orphan=$(sleeping_one "$sup"); [ -n "$orphan" ]'
+	wait_until 5 '[ ! -e "/proc/$orphan" ]'
+	grep -q 'children.*ENOENT.*INJECTED' log
+}
