@@ -1,0 +1,151 @@
+#!/usr/bin/env bats
+# The launcher's less travelled paths: no PATH, no working directory, a
+# pidfile name too long, its own system calls failing, the middle process
+# killed, a signal before the daemon's PID is known, a failed start whose
+# pidfile cannot be removed.  Each: the exit status, one line saying why,
+# and nothing left running.
+
+bats_require_minimum_version 1.5.0
+load helpers
+
+# A command for -w that says it is ready, then sleeps.
+READY=(sh -c '"$1" --notify; exec sleep 1000' sh)
+
+@test "without PATH, the command is found in the default one" {
+	run -0 env -u PATH "$DAEMONIZE" -p "$PF" sleep 1000
+	pid=$(pid_in "$PF")
+	wait_until 5 '[ "$(cmdline_of "$pid")" = "sleep 1000 " ]'
+	exe=$(readlink "/proc/$pid/exe")
+	[[ :/usr/local/bin:/usr/bin:/bin: == *":${exe%/*}:"* ]]
+}
+
+@test "a relative command in a working directory since removed exits 127 with one line" {
+	mkdir gone
+	cp "$(command -v sleep)" gone/sleep
+	run -127 --separate-stderr sh -c 'cd gone && rmdir ../gone 2>/dev/null ||
+		{ rm -f sleep && rmdir ../gone; }; exec "$@"' sh \
+		"$DAEMONIZE" -p "$PF" ./sleep 1000
+	[ "$stderr" = "daemonize: find command ./sleep: No such file or directory" ]
+	assert_nothing_left
+}
+
+@test "-f with a pidfile whose directory's name is too long exits 125 with one line" {
+	long=$(printf 'd%.0s' $(seq 4100))
+	run -125 --separate-stderr "$DAEMONIZE" -f -p "$long/d.pid" sleep 1000
+	assert_one_line "$stderr"
+	# The line is cut short (with ...) before the reason.
+	[[ $stderr == "daemonize: open pidfile ddd"* ]]
+	[ -z "$(tagged_procs)" ]
+}
+
+@test "the status pipe not created exits 125 with one line, nothing started" {
+	require_strace
+	run -125 --separate-stderr timed_strace 20 -f -o /dev/null \
+		-e trace=pipe2 -e inject=pipe2:error=EMFILE:when=1 \
+		"$DAEMONIZE" -p "$PF" sleep 1000
+	[ "$stderr" = "daemonize: create status pipe: Too many open files" ]
+	assert_nothing_left
+}
+
+@test "-w: the notification socket not created exits 125 with one line, nothing started" {
+	require_strace
+	run -125 --separate-stderr timed_strace 20 -f -o /dev/null \
+		-e trace=socket -e inject=socket:error=EMFILE:when=1 \
+		"$DAEMONIZE" -w5 -p "$PF" "${READY[@]}" "$DAEMONIZE"
+	assert_one_line "$stderr"
+	[[ $stderr == *"Too many open files" ]]
+	assert_nothing_left
+}
+
+# Its first poll(2) is the launcher's, on the status pipe, before the
+# daemon's PID is read: the PID comes next, and the daemon is stopped.
+@test "-w: the launcher's wait failing before the daemon's PID is read stops the daemon" {
+	require_strace
+	run -125 --separate-stderr timed_strace 20 -f -b execve -o /dev/null \
+		-e trace=poll -e inject=poll:error=ENOMEM:when=1 \
+		"$DAEMONIZE" -w5 -p "$PF" sh -c 'sleep 0.5; exec sleep 1000'
+	[[ $stderr == "daemonize: wait: wait for status pipe: Cannot allocate memory; pid "*" stopped" ]]
+	assert_one_line "$stderr"
+	assert_gone_then_nothing_left
+}
+
+@test "-w: a daemon that dies unready, its pidfile made a directory, leaves a warning and its status" {
+	run -3 --separate-stderr "$DAEMONIZE" -w5 -p "$PF" \
+		sh -c 'rm -f "$1" && mkdir "$1" && exit 3' sh "$PF"
+	[ "${#stderr_lines[@]}" -eq 2 ]
+	[ "${stderr_lines[0]}" = "daemonize: remove pidfile $PF: Is a directory" ]
+	[[ ${stderr_lines[1]} == "daemonize: wait: pid "*" exited with status 3 before it was ready" ]]
+	[ -d "$PF" ]
+	wait_until 2 '[ -z "$(tagged_procs)" ]'
+}
+
+@test "-f: an exec that fails where the pidfile may not be removed says so, and exits 127" {
+	require_root
+	dir=$(public_dir)
+	mkdir "$dir/ro"
+	: >"$dir/ro/d.pid"
+	chmod 666 "$dir/ro/d.pid"
+	chmod 755 "$dir/ro"
+	printf '#!/nonexistent/interpreter\n' >"$dir/cmd"
+	chmod 755 "$dir/cmd"
+	run -127 --separate-stderr as_nobody "$DAEMONIZE" -f -p "$dir/ro/d.pid" "$dir/cmd"
+	[ "${#stderr_lines[@]}" -eq 2 ]
+	[ "${stderr_lines[0]}" = "daemonize: remove pidfile $dir/ro/d.pid: Permission denied" ]
+	[ "${stderr_lines[1]}" = "daemonize: execute $dir/cmd: interpreter not found" ]
+}
+
+# The middle process calls setsid(2) first: held there, it is killed
+# before it can fork the daemon.
+@test "the middle process killed before the daemon exists exits 125 with one line, nothing left" {
+	require_strace
+	strace -f -b execve -o log -e trace=setsid \
+		-e inject=setsid:delay_enter=2000000 -- \
+		"$DAEMONIZE" -p "$PF" sleep 1000 2>err &
+	traced=$!
+	wait_in_syscall log setsid
+	kill -KILL "$(awk '/setsid\(/ { print $1; exit }' log)"
+	status=0
+	wait "$traced" || status=$?
+	[ "$status" -eq 125 ]
+	# strace may add a line of its own about the killed process.
+	[ "$(grep '^daemonize:' err)" = "daemonize: start daemon: child exited abnormally" ]
+	assert_gone_then_nothing_left
+}
+
+# The daemon calls getpid(2) just before it sends its PID; strace holds
+# the first call of each process for 2 s, the launcher's before the fork
+# and that one.  The launcher's first poll(2) returns for the signal.
+start_with_pid_held() {
+	strace -f -b execve -o log -e trace=getpid,read \
+		-e inject=getpid:delay_enter=2000000:when=1 -- \
+		"$DAEMONIZE" -w10 -p "$PF" "${READY[@]}" "$DAEMONIZE" 2>err &
+	traced=$!
+	wait_until 10 '[ "$(grep -cs "getpid(" log)" -ge 2 ]'
+	launcher=$(awk '{ print $1; exit }' log)
+	daemon=$(awk -v l="$launcher" '/getpid\(/ && $1 != l { print $1; exit }' log)
+}
+
+@test "-w: a signal before the daemon's PID is read stops the daemon once it is, and exits 128+N" {
+	require_strace
+	start_with_pid_held
+	kill -TERM "$launcher"
+	status=0
+	wait "$traced" || status=$?
+	[ "$status" -eq 143 ]
+	[ "$(grep '^daemonize:' err)" = "daemonize: wait: interrupted by signal 15; pid $daemon stopped" ]
+	assert_gone_then_nothing_left
+}
+
+@test "-w: a signal, then the daemon killed before it sent its PID, exits 128+N with one line" {
+	require_strace
+	start_with_pid_held
+	kill -TERM "$launcher"
+	# The launcher has read the signal (128 bytes) from its signalfd.
+	wait_until 5 'grep -Eq "^$launcher +(read\(|<\.\.\. read resumed).*= 128$" log'
+	kill -KILL "$daemon"
+	status=0
+	wait "$traced" || status=$?
+	[ "$status" -eq 143 ]
+	[ "$(grep '^daemonize:' err)" = "daemonize: wait: interrupted by signal 15" ]
+	assert_gone_then_nothing_left
+}
