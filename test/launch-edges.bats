@@ -43,7 +43,8 @@ READY=(sh -c '"$1" --notify; exec sleep 1000' sh)
 	run -125 --separate-stderr timed_strace 20 -f -o /dev/null \
 		-e trace=pipe2 -e inject=pipe2:error=EMFILE:when=1 \
 		"$DAEMONIZE" -p "$PF" sleep 1000
-	[ "$stderr" = "daemonize: create status pipe: Too many open files" ]
+	assert_one_line "$stderr"
+	[[ $stderr == "daemonize: create status pipe: "* ]]
 	assert_nothing_left
 }
 
@@ -53,7 +54,7 @@ READY=(sh -c '"$1" --notify; exec sleep 1000' sh)
 		-e trace=socket -e inject=socket:error=EMFILE:when=1 \
 		"$DAEMONIZE" -w5 -p "$PF" "${READY[@]}" "$DAEMONIZE"
 	assert_one_line "$stderr"
-	[[ $stderr == *"Too many open files" ]]
+	[[ $stderr == "daemonize: "* ]]
 	assert_nothing_left
 }
 
@@ -64,7 +65,7 @@ READY=(sh -c '"$1" --notify; exec sleep 1000' sh)
 	run -125 --separate-stderr timed_strace 20 -f -b execve -o /dev/null \
 		-e trace=poll -e inject=poll:error=ENOMEM:when=1 \
 		"$DAEMONIZE" -w5 -p "$PF" sh -c 'sleep 0.5; exec sleep 1000'
-	[[ $stderr == "daemonize: wait: wait for status pipe: Cannot allocate memory; pid "*" stopped" ]]
+	[[ $stderr == "daemonize: wait: wait for status pipe: "*"; pid "*" stopped" ]]
 	assert_one_line "$stderr"
 	assert_gone_then_nothing_left
 }

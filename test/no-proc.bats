@@ -70,7 +70,7 @@ sleeping_one() {
 	sup=$!
 	wait_until 5 '[ "$(proc_state "$sup")" = T ]'
 	strace -f -o log -p "$sup" -P "/proc/self/task/$sup/children" \
-		-e trace=openat -e inject=openat:error=ENOENT 2>/dev/null &
+		-e trace=open,openat -e inject=open,openat:error=ENOENT 2>/dev/null &
 	wait_until 5 '[ "$(status_field "$sup" TracerPid)" != 0 ]'
 	kill -CONT "$sup"
 	wait_until 5 'orphan=$(sleeping_one "$sup"); [ -n "$orphan" ]'
