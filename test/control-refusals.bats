@@ -71,7 +71,7 @@ start_root_daemon() {
 	run -0 --separate-stderr "$DAEMONIZE" --stop --signal=HUP --timeout=30 -p "$PF"
 	[ "$output" = "stopped (pid $pid)" ]
 	[ -z "$stderr" ]
-	! is_alive "$pid"
+	run ! is_alive "$pid"
 	[ ! -e "$PF" ]
 }
 
@@ -109,6 +109,6 @@ start_root_daemon() {
 	cat log
 	[ "$(cat out)" = "stopped (pid $pid)" ]
 	[ ! -s err ]
-	! grep -q "SIGCONT" log
+	run ! grep -q SIGCONT log
 	[ ! -e "$PF" ]
 }

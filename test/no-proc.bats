@@ -32,11 +32,11 @@ no_proc_setup() {
 	mapfile -t workers < <(children_of "$sup")
 	run -0 --separate-stderr "$DAEMONIZE" --stop -p "$PF"
 	[ "$output" = "stopped (pid $sup)" ]
-	for w in "${workers[@]}"; do ! is_alive "$w"; done
+	for w in "${workers[@]}"; do run ! is_alive "$w"; done
 	[ ! -e "$PF" ]
 	cat "$dir/events"
 	grep -q 'stopping on signal 15' "$dir/events"
-	! grep -q 'SIGKILL' "$dir/events"
+	run ! grep -q SIGKILL "$dir/events"
 }
 
 @test "without /proc: the /proc/self/fd fallback gives way to the loop, which closes inherited descriptors" {
