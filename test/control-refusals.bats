@@ -109,6 +109,6 @@ start_root_daemon() {
 	cat log
 	[ "$(cat out)" = "stopped (pid $pid)" ]
 	[ ! -s err ]
-	run ! grep -q SIGCONT log
+	run ! grep -q "^kill($pid, SIGCONT)" log
 	[ ! -e "$PF" ]
 }
