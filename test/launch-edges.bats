@@ -113,25 +113,46 @@ READY=(sh -c '"$1" --notify; exec sleep 1000' sh)
 	assert_gone_then_nothing_left
 }
 
-# The daemon calls getpid(2) just before it sends its PID.  strace holds
-# the first call of each process for 2 s: the launcher's, before the
-# fork, and the daemon's, the first of another process (the middle makes
-# none).  The launcher's first poll(2) returns for the signal.
-start_with_pid_held() {
-	strace -f -b execve -o log -e trace=getpid,read \
-		-e inject=getpid:delay_enter=2000000:when=1 -- \
+# The PID the process PID forked, from the strace log.
+forked_by() {
+	awk -v p="$1" '$1 == p && /(clone|fork)/ && / = [0-9]+$/ { print $NF; exit }' log
+}
+
+stopped() {
+	[[ $(proc_state "$1") == [tT] ]]
+}
+
+# Each process stops (SIGSTOP) at its first getpid(2).  The launcher's,
+# before the fork, and the middle process's (a coverage build's calls it
+# as it writes its counts) are let go; the daemon's comes just before it
+# sends its PID, and it stays stopped there.
+start_with_daemon_stopped() {
+	strace -f -b execve -o log -e trace=getpid,read,clone,clone3,fork \
+		-e inject=getpid:signal=SIGSTOP:when=1 -- \
 		"$DAEMONIZE" -w10 -p "$PF" "${READY[@]}" "$DAEMONIZE" 2>err &
 	traced=$!
 	wait_until 5 '[ -s log ]'
 	launcher=$(awk '{ print $1; exit }' log)
-	wait_until 10 'daemon=$(awk -v l="$launcher" \
-		"/getpid\\(/ && \$1 != l { print \$1; exit }" log); [ -n "$daemon" ]'
+	wait_until 5 'stopped "$launcher"'
+	kill -CONT "$launcher"
+	wait_until 5 'middle=$(forked_by "$launcher"); [ -n "$middle" ]'
+	wait_until 5 'daemon=$(forked_by "$middle"); [ -n "$daemon" ]'
+	wait_until 5 'kill -CONT "$middle" 2>/dev/null; ! is_alive "$middle"'
+	wait_until 5 'stopped "$daemon"'
+}
+
+# TERM to the launcher, which waits for the daemon's PID; then waits
+# until it has read the signal (128 bytes) from its signalfd.
+interrupt_launcher() {
+	kill -TERM "$launcher"
+	wait_until 5 'grep -Eq "^$launcher +(read\(|<\.\.\. read resumed).*= 128$" log'
 }
 
 @test "-w: a signal before the daemon's PID is read stops the daemon once it is, and exits 128+N" {
 	require_strace
-	start_with_pid_held
-	kill -TERM "$launcher"
+	start_with_daemon_stopped
+	interrupt_launcher
+	kill -CONT "$daemon"
 	status=0
 	wait "$traced" || status=$?
 	[ "$status" -eq 143 ]
@@ -141,10 +162,8 @@ start_with_pid_held() {
 
 @test "-w: a signal, then the daemon killed before it sent its PID, exits 128+N with one line" {
 	require_strace
-	start_with_pid_held
-	kill -TERM "$launcher"
-	# The launcher has read the signal (128 bytes) from its signalfd.
-	wait_until 5 'grep -Eq "^$launcher +(read\(|<\.\.\. read resumed).*= 128$" log'
+	start_with_daemon_stopped
+	interrupt_launcher
 	kill -KILL "$daemon"
 	status=0
 	wait "$traced" || status=$?
