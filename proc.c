@@ -46,6 +46,7 @@
 #endif
 #if COVERAGE
 void __gcov_dump(void);
+void __gcov_reset(void);
 #endif
 
 /* After SIGKILL, how long to wait for the processes to go. */
@@ -564,13 +565,16 @@ test_pause(const char *step)
 
 /*
  * Before _exit(2) or exec: a coverage build writes its counts now, or the
- * lines only children run would count as never run.
+ * lines only children run would count as never run.  It starts them from
+ * zero again, or it would write none at exit: a process whose exec failed
+ * goes on, and adds what it runs from here at its exit.
  */
 void
 coverage_flush(void)
 {
 #if COVERAGE
 	__gcov_dump();
+	__gcov_reset();
 #endif
 }
 
