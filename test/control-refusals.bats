@@ -89,18 +89,22 @@ start_root_daemon() {
 }
 
 # Without pidfds, each signal is sent only while the PID holds the lock:
-# here the daemon dies of TERM while --stop is held stopped after sending
-# it, so its SIGCONT would go to a PID that may be another process's.
+# here the daemon dies of TERM, and is reaped (-f: this shell's child),
+# while --stop is held stopped after sending it, so its SIGCONT would go
+# to a PID that may be another process's.
 @test "without pidfds, --stop sends no SIGCONT once the daemon has let go of its lock" {
 	require_strace
-	"$DAEMONIZE" -p "$PF" sleep 1000
-	pid=$(pid_in "$PF")
+	"$DAEMONIZE" -f -p "$PF" sleep 1000 &
+	pid=$!
 	wait_exec "$pid" sleep
+	wait_until 5 '[ "$(pid_in "$PF")" = "$pid" ]'
 	strace -o log -e trace=kill -e inject=kill:signal=SIGSTOP:when=1 \
 		"$(testbin daemonize-no-pidfd)" --stop -p "$PF" >out 2>err &
 	traced=$!
-	wait_until 5 '! is_alive "$pid"'
 	wait_until 5 'grep -q "^kill($pid, SIGTERM)" log'
+	status=0
+	wait "$pid" || status=$?
+	[ "$status" -eq 143 ]
 	# $traced is the shell that runs strace, the parent of --stop's.
 	stopper=$(children_of "$(children_of "$traced")")
 	[ "$(proc_state "$stopper")" = t ]
@@ -111,4 +115,20 @@ start_root_daemon() {
 	[ ! -s err ]
 	run ! grep -q "^kill($pid, SIGCONT)" log
 	[ ! -e "$PF" ]
+}
+
+# PIDFILE.workers is 8 bytes longer than PIDFILE, here too long a path.
+@test "--status of a supervisor whose pidfile's name leaves no room for its workers file: running" {
+	local d=$BATS_TEST_TMPDIR
+	while [ "${#d}" -lt 3850 ]; do
+		d=$d/$(printf 'd%.0s' $(seq 200))
+	done
+	mkdir -p "$d"
+	PF=$d/$(printf 'p%.0s' $(seq $((4089 - ${#d}))))
+	[ "${#PF}" -eq 4090 ]
+	"$DAEMONIZE" -n 1 -p "$PF" sleep 1000
+	sup=$(pid_in "$PF")
+	wait_until 5 '[ -n "$(children_of "$sup")" ]'
+	run -0 "$DAEMONIZE" --status -p "$PF"
+	[ "$output" = "running (pid $sup)" ]
 }

@@ -104,3 +104,49 @@ on_pidfile() {
 	wait_until 5 '! is_alive "$sup"'
 	[ "$(cat "$PF")" = 99999999 ]
 }
+
+# A stale pidfile, and which fcntl(2) on it is the remover's guard
+# (F_SETLK) when --stop removes it: the last, after its look (F_GETLK)
+# and what the libc adds (musl's open sets FD_CLOEXEC with one).
+stale_pidfile_and_guard_call() {
+	echo 99999999 >"$PF"
+	strace -o dry -P "$PF" -e trace=fcntl -- "$DAEMONIZE" --stop -p "$PF" >/dev/null
+	[ ! -e "$PF" ]
+	guard=$(grep -c '^fcntl(' dry)
+	echo 99999999 >"$PF"
+}
+
+@test "--stop whose guard on a stale pidfile is refused exits 0, says so in one line, and leaves it" {
+	require_strace
+	stale_pidfile_and_guard_call
+	run -0 --separate-stderr on_pidfile fcntl "error=ENOLCK:when=$guard" \
+		"$DAEMONIZE" --stop -p "$PF"
+	[ "$output" = "not running" ]
+	[ "$stderr" = "daemonize: remove pidfile $PF: No locks available" ]
+	[ "$(cat "$PF")" = 99999999 ]
+}
+
+# Held on its guard, --stop finds another file under the pidfile's name.
+@test "--stop leaves a pidfile that replaced the stale one while it took its guard" {
+	require_strace
+	stale_pidfile_and_guard_call
+	strace -o log -P "$PF" -e trace=fcntl \
+		-e inject=fcntl:delay_enter=1000000:when="$guard" -- \
+		"$DAEMONIZE" --stop -p "$PF" >out 2>err &
+	traced=$!
+	wait_until 5 '[ "$(grep -cs "^fcntl(" log)" -ge "$guard" ]'
+	echo 99999998 >new
+	mv new "$PF"
+	wait "$traced"
+	[ "$(cat out)" = "not running" ]
+	[ ! -s err ]
+	[ "$(cat "$PF")" = 99999998 ]
+}
+
+@test "--status that meets a guard held over 5 s exits 4 with one line" {
+	echo 99999999 >"$PF"
+	hold_guard "$PF" 30
+	run -4 --separate-stderr "$DAEMONIZE" --status -p "$PF"
+	[ "$stderr" = "daemonize: read pidfile $PF: held by another process for too long" ]
+	[ -z "$output" ]
+}
