@@ -70,6 +70,17 @@ READY=(sh -c '"$1" --notify; exec sleep 1000' sh)
 	assert_gone_then_nothing_left
 }
 
+# The launcher's first recvmsg(2) is its read of the daemon's notification.
+@test "-w: the notification not read stops the daemon, and exits 125 with one line" {
+	require_strace
+	run -125 --separate-stderr timed_strace 20 -f -b execve -o /dev/null \
+		-e trace=recvmsg -e inject=recvmsg:error=ENOMEM:when=1 \
+		"$DAEMONIZE" -w5 -p "$PF" "${READY[@]}" "$DAEMONIZE"
+	assert_one_line "$stderr"
+	[[ $stderr == "daemonize: wait: read notify socket: "*"; pid "*" stopped" ]]
+	assert_gone_then_nothing_left
+}
+
 @test "-w: a daemon that dies unready, its pidfile made a directory, leaves a warning and its status" {
 	run -3 --separate-stderr "$DAEMONIZE" -w5 -p "$PF" \
 		sh -c 'rm -f "$1" && mkdir "$1" && exit 3' sh "$PF"
