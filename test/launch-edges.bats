@@ -106,6 +106,25 @@ READY=(sh -c '"$1" --notify; exec sleep 1000' sh)
 	[ "${stderr_lines[1]}" = "daemonize: execute $dir/cmd: interpreter not found" ]
 }
 
+# A supervisor opens its pidfile's directory after the pidfile: held on
+# that open, it finds the directory gone.
+@test "-r: the pidfile's directory removed before the supervisor opens it: 125 with one line, nothing left" {
+	require_strace
+	mkdir dir
+	PF=$BATS_TEST_TMPDIR/dir/d.pid
+	strace -f -b execve -o log -P "$BATS_TEST_TMPDIR/dir" -e trace=open,openat \
+		-e inject=open,openat:delay_enter=1000000:when=1 -- \
+		"$DAEMONIZE" -r -p "$PF" sleep 1000 2>err &
+	traced=$!
+	wait_in_syscall log 'open|openat'
+	rm -r dir
+	status=0
+	wait "$traced" || status=$?
+	[ "$status" -eq 125 ]
+	[ "$(cat err)" = "daemonize: open directory of $PF: No such file or directory" ]
+	assert_gone_then_nothing_left
+}
+
 # The middle process calls setsid(2) first: held there, it is killed
 # before it can fork the daemon.
 @test "the middle process killed before the daemon exists exits 125 with one line, nothing left" {
