@@ -127,7 +127,7 @@ pidfile_inspect(const char *path, struct pidfile_info *pi)
 	enum lock_result why;
 	struct stat sb;
 	pid_t again = 0;
-	int fd, r;
+	int fd, r, saved;
 
 	fd = open_pidfile(path, O_RDONLY, &sb, &why);
 	if (fd == -1)
@@ -135,6 +135,8 @@ pidfile_inspect(const char *path, struct pidfile_info *pi)
 	for (;;) {
 		pi->holder = 0;
 		r = who_holds(fd, &pi->holder);
+		if (r == LOCK_FAILED)	/* its errno says why: keep it */
+			break;
 		pi->named = read_pid(fd);
 		if (r == LOCK_HELD && (who_holds(fd, &again) != LOCK_HELD ||
 		    again != pi->holder))
@@ -146,7 +148,9 @@ pidfile_inspect(const char *path, struct pidfile_info *pi)
 			break;
 		backoff(&step);
 	}
+	saved = errno;
 	(void)close(fd);
+	errno = saved;
 	if (r == LOCK_RETRY) {
 		errno = EAGAIN;
 		return LOCK_FAILED;

@@ -169,30 +169,22 @@ proc_ref_signal(const struct proc_ref *p, int sig)
 }
 
 /*
- * Waits up to ms for the process to exit.  A pidfd polls readable when it
- * does; without one, look every few ms, backing off to 100 ms.  A zombie
- * counts as gone: it runs no code and holds no lock.
+ * Waits up to ms for the process, which has a pidfd, to exit: the pidfd
+ * polls readable once it has.  A zombie counts as gone: it runs no code
+ * and holds no lock.
  */
 bool
 proc_ref_wait_gone(const struct proc_ref *p, long ms)
 {
 	struct pollfd pfd = { .fd = p->pidfd, .events = POLLIN };
-	long deadline = now_ms() + ms, left, step = 1;
+	long deadline = now_ms() + ms, left;
 	int r;
 
-	while (p->pidfd != -1) {
+	do {
 		left = deadline - now_ms();
 		r = poll(&pfd, 1, left > 0 ? (int)left : 0);
-		if (r != -1 || errno != EINTR)
-			return r == 1;
-	}
-	while (!proc_is_gone(p->pid)) {
-		if (now_ms() >= deadline)
-			return false;
-		nap_ms(step);
-		step = step < 100 ? step * 2 : 100;
-	}
-	return true;
+	} while (r == -1 && errno == EINTR);
+	return r == 1;
 }
 
 /* True if pid no longer exists or is a zombie. */
@@ -370,15 +362,23 @@ pinned(const pid_t *pids, int n, pid_t pid)
 	return false;
 }
 
-/* Without /proc: the anchors are all that can be seen. */
+/*
+ * Without /proc: the anchors are all that can be seen.  They are our
+ * children, not yet reaped, so waitid(2) says whether each has exited;
+ * kill(2) would find its zombie, and wait for it in vain.
+ */
 static bool
 all_gone(const struct pins *pins)
 {
+	siginfo_t si;
 	int i;
 
-	for (i = 0; i < pins->n; i++)
-		if (!proc_is_gone(pins->pid[i]))
+	for (i = 0; i < pins->n; i++) {
+		si.si_pid = 0;
+		if (waitid(P_PID, (id_t)pins->pid[i], &si, WEXITED | WNOHANG |
+		    WNOWAIT) == 0 && si.si_pid == 0)
 			return false;
+	}
 	return true;
 }
 
