@@ -299,7 +299,10 @@ delay_on() {
 
 # Waits until the strace LOG shows its tracee inside one of the system
 # calls in the extended regex CALLS: strace logs a call's name and
-# arguments on entry, before it delays it.
+# arguments on entry, before it delays it.  A process strace attaches to
+# (-p) runs on untraced for a while after TracerPid shows; trace
+# restart_syscall and wait for it, the call it was blocked in, to know
+# that its calls are traced from then on.
 wait_in_syscall() {
 	wait_until 5 "grep -Eqs '(^|[[:space:]])($2)\\(' '$1'" || {
 		echo "never entered $2; strace log:" >&2

@@ -80,9 +80,10 @@ import time; time.sleep(1000)' "$BATS_TEST_TMPDIR/manager.sock" 3>&- &
 			"$0" --notify READY=1 && exec sleep 1000' \
 		"$DAEMONIZE" "$BATS_TEST_TMPDIR/go"
 	sup=$(pid_in "$PF")
-	timed_strace 20 -o trace -e trace=socket \
+	# Its system calls are traced once strace shows the one it was in.
+	timed_strace 20 -o trace -e trace=socket,restart_syscall \
 		-e inject=socket:error=ENFILE -p "$sup" 3>&- &
-	wait_until 5 "[ \"\$(status_field $sup TracerPid)\" != 0 ]"
+	wait_in_syscall trace restart_syscall
 	echo >go
 	wait_until 5 'grep -q ": notify" events'
 	cat events >&2

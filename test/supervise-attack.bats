@@ -129,9 +129,9 @@ fifo_full() {
 	sup=$(pid_in "$PF")
 	w=$(wait_child "$sup")
 	wait_exec "$w" sleep
-	timed_strace 20 -f -o trace -p "$sup" -e trace=prctl \
+	timed_strace 20 -f -o trace -p "$sup" -e trace=prctl,restart_syscall \
 		-e inject=prctl:signal=SIGSTOP 3>&- &
-	wait_until 5 "[ \"\$(status_field $sup TracerPid)\" != 0 ]"
+	wait_in_syscall trace restart_syscall
 	tracer=$(status_field "$sup" TracerPid)
 	kill -KILL "$w"
 	w2=$(wait_child "$sup" "$w")

@@ -158,9 +158,9 @@ fill_stdout() {
 	sup=$(pid_in "$PF")
 	wait_until 5 "[ -n \"\$(worker_running $sup sleep)\" ]"
 	w=$(worker_running "$sup" sleep)
-	timed_strace 60 -f -p "$sup" -o trace -e trace=execve \
+	timed_strace 60 -f -p "$sup" -o trace -e trace=execve,restart_syscall \
 		-e inject=execve:delay_enter=30000000 2>/dev/null &
-	wait_until 5 "[ \"\$(status_field $sup TracerPid)\" != 0 ]"
+	wait_in_syscall trace restart_syscall
 	kill -KILL "$w"
 	wait_in_syscall trace execve
 	wait_until 5 "! [ -e /proc/$w ]"
