@@ -68,11 +68,11 @@ load helpers
 # the worker, untraced, sends it once the tracer is there.
 @test "a supervisor that gets no socket to pass READY=1 on says so and keeps its worker" {
 	require_strace
-	python3 -c 'import socket, sys
+	(python3 -c 'import socket, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 s.bind(sys.argv[1])
 open(sys.argv[1] + ".bound", "w").close()
-import time; time.sleep(1000)' "$BATS_TEST_TMPDIR/manager.sock" 3>&- &
+import time; time.sleep(1000)' "$BATS_TEST_TMPDIR/manager.sock" 3>&- &)
 	wait_until 5 '[ -e manager.sock.bound ]'
 	mkfifo go
 	NOTIFY_SOCKET="$BATS_TEST_TMPDIR/manager.sock" "$DAEMONIZE" -n 1 \
