@@ -758,8 +758,11 @@ relay_reopen(struct relay *r, int out, int err)
 		    !(to == 1 && r->same))
 			(void)close(r->out[to].given);
 		fd = to == 0 ? out : err;
-		/* What the old reader never took is lost with it. */
+		/* What the old reader never took is lost with it, for the
+		 * reason relay_loss gives for what waits at the end. */
 		r->out[to].lost += (long long)r->out[to].pending_len;
+		if (r->out[to].pending_len > 0 && r->out[to].lost_errno == 0)
+			r->out[to].lost_errno = EAGAIN;
 		free(r->out[to].pending);
 		set_output(&r->out[to], fd);
 		if (fd == -1 && r->out[to].lost_errno == 0)

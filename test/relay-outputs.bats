@@ -1,0 +1,101 @@
+#!/usr/bin/env bats
+# The relay's destinations of every kind: a device that takes nothing, a
+# pipe whose reader goes, a pipe of another user's, a FIFO whose reader
+# stops reading and is replaced, and the streams of orphans that outlive
+# their workers' restarts.
+
+bats_require_minimum_version 1.5.0
+load helpers
+
+teardown() {
+	stop_then_kill_test_processes
+	remove_public_dirs
+}
+
+# A line of -T: its stamp, then its text.
+TS='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}[+-][0-9]{2}:[0-9]{2}'
+
+# Five lines of 2 bytes, each after a stamp of 29 and its space: 160 bytes.
+@test "-f -T with standard output /dev/full: the command's status, and the 160 bytes lost told on standard error at the exit" {
+	run -3 --separate-stderr sh -c 'exec "$0" -f -T -p "$1" sh -c \
+		"seq 5; exit 3" >/dev/full' "$DAEMONIZE" "$PF"
+	echo "$stderr"
+	[[ ${stderr_lines[-1]} =~ ^$TS\ daemonize\[[0-9]+\]:\ standard\ output:\ 160\ bytes\ lost:\ No\ space\ left\ on\ device$ ]]
+}
+
+# As without a relay: the command gets SIGPIPE at its next write.
+@test "-f -T into a pipe whose reader exits: the command gets SIGPIPE, and daemonize exits 141" {
+	"$DAEMONIZE" -f -T -p "$PF" yes 2>err | head -n 1 >out || true
+	rc=${PIPESTATUS[0]}
+	cat err >&2
+	[ "$rc" -eq 141 ]
+	grep -Eqx "$TS y" out
+	grep -q 'worker 0 (pid [0-9]*) killed by signal 13 after' err
+}
+
+# A pipe the shell (root) made is not one nobody may open again through
+# /proc/self/fd: the relay writes to it as it is.
+@test "-f -T run by another user than the one whose pipe is its standard output: every line passes, in order" {
+	require_root
+	pub=$(public_dir)
+	as_nobody "$DAEMONIZE" -f -T -p "$pub/d.pid" seq 2000 | cat >out
+	[ "$(wc -l <out)" -eq 2000 ]
+	run ! grep -Evq "^$TS [0-9]+\$" out
+	sed 's/^[^ ]* //' out | cmp - <(seq 2000)
+}
+
+# A worker of four runs: the first three each leave an orphan, in a
+# session of its own (once there, out of reach of the TERM to its group),
+# that holds their pipes and writes on, and exit 1; the fourth stays.  Their streams,
+# eight, are more than the four the relay first has room for.
+@test "-r: the orphans of three runs all keep their lines flowing to -o once the fourth run started" {
+	"$DAEMONIZE" -r --min-uptime 0 -c "$PWD" -o out -e err -p "$PF" sh -c '
+		n=$(cat runs 2>/dev/null || echo 0); echo $((n + 1)) >runs
+		echo "run $n"
+		[ "$n" -lt 3 ] || exec sleep 1000
+		setsid sh -c ": >orphan.$n; while :; do
+			echo \"orphan $n\"; echo \"orphan $n\" >&2; sleep 0.05; done" &
+		while [ ! -e "orphan.$n" ]; do sleep 0.01; done
+		exit 1'
+	wait_until 10 'grep -qx "run 3" out'
+	wait_until 5 '[ "$(orphans_after_run_3)" -eq 3 ]'
+}
+
+# How many orphans wrote to out after the fourth run's first line.
+orphans_after_run_3() {
+	sed '1,/^run 3$/d' out | grep -x 'orphan [012]' | sort -u | wc -l
+}
+
+# Holds FIFO open, reading and writing, taking nothing: a reader for the
+# relay's opens that never reads.
+hold_open() {
+	sleep 1000 0<>"$1" &
+	wait_until 5 "[ \"\$(readlink /proc/$!/fd/0)\" = '$PWD/$1' ]"
+}
+
+# A FIFO as -o whose reader takes nothing: what the relay holds for it
+# past what the FIFO holds waits.  -H then opens a new FIFO at that path;
+# what waited is lost with the old reader, and the new one is told so,
+# with a reason.
+@test "-H: a FIFO's reader that never read is replaced; the new one is told how much was lost, and why" {
+	mkfifo f
+	hold_open f
+	"$DAEMONIZE" -H -c "$PWD" -o f -e err -p "$PF" sh -c '
+		head -c 600000 /dev/zero | tr "\0" a; echo; : >written
+		while [ ! -e go ]; do sleep 0.02; done
+		echo after; exec sleep 1000'
+	sup=$(pid_in "$PF")
+	# 600,001 bytes written: more than the worker's pipe and the FIFO
+	# hold, so the relay holds some.
+	wait_until 10 '[ -e written ]'
+	rm f
+	mkfifo f
+	hold_open f
+	cat f >got &
+	kill -HUP "$sup"
+	: >go
+	wait_until 5 'grep -qx after got'
+	cat got >&2
+	grep -Eqx 'daemonize: [1-9][0-9]* bytes lost: Resource temporarily unavailable' got
+	is_alive "$sup"
+}
