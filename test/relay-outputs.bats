@@ -6,14 +6,7 @@
 
 bats_require_minimum_version 1.5.0
 load helpers
-
-teardown() {
-	stop_then_kill_test_processes
-	remove_public_dirs
-}
-
-# A line of -T: its stamp, then its text.
-TS='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}[+-][0-9]{2}:[0-9]{2}'
+load relay-helpers
 
 # Five lines of 2 bytes, each after a stamp of 29 and its space: 160 bytes.
 @test "-f -T with standard output /dev/full: the command's status, and the 160 bytes lost told on standard error at the exit" {
