@@ -352,7 +352,9 @@ take_line(struct relay *r, struct relay_stream *st, const char *data,
 	if (n > room)
 		n = room;
 	if (keep(st, data, n) == -1) {
-		/* No room to gather it: pass on what we have. */
+		/* No room to gather it: pass on what we have, in order. */
+		if (st->len > 0)
+			emit(r, st, st->line, st->len, b);
 		emit(r, st, data, n, b);
 		return data + n;
 	}
