@@ -86,3 +86,37 @@ stops_with() {
 	wait_until 5 '[ "$(grep -c "worker 0 started as pid" events)" -eq 2 ]'
 	is_alive "$fg"
 }
+
+@test "a stop whose signals all fail says processes are left after SIGKILL, and the supervisor still exits" {
+	require_strace
+	"${TRACEABLE[@]}" "$DAEMONIZE" -f -r --kill-timeout 0 -e events -p "$PF" \
+		sleep 1000 &
+	fg=$!
+	wait_until 5 'grep -q "worker 0 started as pid" events'
+	w=$(only_child "$fg")
+	inject_into_supervisor kill:error=EPERM:when=1+
+	kill -TERM "$fg"
+	rc=0
+	wait "$fg" || rc=$?
+	cat events >&2
+	[ "$rc" -eq 0 ]
+	grep -q "daemonize\[$fg\]: processes left after SIGKILL$" events
+}
+
+# The second unlinkat(2) at the exit, after the state file's, is the
+# pidfile's.
+@test "a pidfile the supervisor cannot remove at its exit is named in an event" {
+	require_strace
+	start_foreground
+	strace -o strace.log -e inject=unlinkat:error=EROFS:when=2 -p "$fg" \
+		2>/dev/null &
+	wait_until 5 '[ "$(status_field "$fg" TracerPid)" != 0 ]'
+	kill -TERM "$fg"
+	rc=0
+	wait "$fg" || rc=$?
+	cat events >&2
+	[ "$rc" -eq 0 ]
+	grep -q "unlinkat(.*\"${PF##*/}\".*INJECTED" strace.log
+	grep -q "daemonize\[$fg\]: remove pidfile ${PF##*/}: Read-only file system$" events
+	[ -e "$PF" ]
+}

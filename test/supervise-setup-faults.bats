@@ -175,3 +175,24 @@ start_failing_setgroups() {
 	kill -CONT "$sup"
 	start_fails_with 143 "start: interrupted by signal 15"
 }
+
+# The first start forks each worker once the one before has exec'd.
+@test "-n 2: the second worker's fork failing exits 125 with one line, the first stopped, nothing left" {
+	require_strace
+	start_paused -n 2 sleep 1000
+	continue_under_strace clone,clone3,fork:error=EAGAIN:when=2
+	start_fails_with 125 "fork worker 1: Resource temporarily unavailable"
+}
+
+# strace follows the fork: the worker's own setpgid(2) fails, as the
+# supervisor's for it, which it does not need.
+@test "a worker that cannot make its process group fails the start with 125 and one line, nothing left" {
+	require_strace
+	start_paused -r sleep 1000
+	strace -f -o strace.log -e inject=setpgid:error=EPERM -p "$sup" \
+		2>/dev/null &
+	tracer=$!
+	wait_until 5 '[ "$(status_field "$sup" TracerPid)" != 0 ]'
+	kill -CONT "$sup"
+	start_fails_with 125 "set process group: Operation not permitted"
+}
