@@ -92,3 +92,26 @@ hold_open() {
 	grep -Eqx 'daemonize: [1-9][0-9]* bytes lost: Resource temporarily unavailable' got
 	is_alive "$sup"
 }
+
+# A file size limit (RLIMIT_FSIZE) reached inside a line cuts it there;
+# the rest is lost.  Once the limit is lifted, the loss is told on a line
+# of its own, after a newline that ends the cut one.
+@test "-o cut mid-line by the file size limit: once it is lifted, the loss is told on a line of its own" {
+	"$DAEMONIZE" -H -c "$PWD" -o out -p "$PF" sh -c '
+		while [ ! -e go.1 ]; do sleep 0.02; done
+		for i in 1 2 3; do printf "%01000d\n" 0; done
+		while [ ! -e go.2 ]; do sleep 0.02; done
+		echo after; exec sleep 1000'
+	sup=$(pid_in "$PF")
+	prlimit --pid "$sup" --fsize=1500:
+	: >go.1
+	wait_until 5 '[ "$(stat -c %s out)" -eq 1500 ]'
+	prlimit --pid "$sup" --fsize=unlimited:
+	: >go.2
+	wait_until 5 'grep -qx after out'
+	awk '{ print length($0) ": " substr($0, 1, 40) }' out >&2
+	[ "$(wc -l <out)" -eq 4 ]
+	[ "$(sed -n 1p out)" = "$(printf '%01000d' 0)" ]
+	[ "$(sed -n 2p out)" = "$(printf '%0499d' 0)" ]
+	[ "$(sed -n 3p out)" = "daemonize: 1503 bytes lost: File too large" ]
+}

@@ -196,3 +196,12 @@ start_failing_setgroups() {
 	kill -CONT "$sup"
 	start_fails_with 125 "set process group: Operation not permitted"
 }
+
+# The first pipe2(2) is the worker's status pipe, the second the relay's
+# for its standard output.
+@test "-T: the relay's pipe for the first worker failing exits 125 with one line, nothing left" {
+	require_strace
+	start_paused -T -o out sleep 1000
+	continue_under_strace pipe2:error=ENFILE:when=2
+	start_fails_with 125 "create pipe: Too many open files in system"
+}
