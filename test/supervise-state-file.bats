@@ -48,10 +48,15 @@ teardown() {
 	w=$(children_of "$sup")
 	strace -o strace.log -e inject=fcntl:error=ENOLCK:when=1+ -p "$sup" \
 		2>/dev/null &
+	tracer=$!
 	wait_until 5 '[ "$(status_field "$sup" TracerPid)" != 0 ]'
 	kill -KILL "$w"
 	wait_until 5 '[ -n "$(children_of "$sup" | grep -vx "$w")" ]'
 	wait_until 5 '[ ! -e "$PF.workers" ]'
 	[ ! -e "$PF.workers.tmp" ]
 	grep -q 'F_SETLK.*INJECTED' strace.log
+	# Gone before the supervisor exits: a coverage build locks its
+	# counts' files at exit.
+	kill "$tracer"
+	wait "$tracer" || true
 }
