@@ -42,7 +42,7 @@ load relay-helpers
 # that holds their pipes and writes on, and exit 1; the fourth stays.  Their streams,
 # eight, are more than the four the relay first has room for.
 @test "-r: the orphans of three runs all keep their lines flowing to -o once the fourth run started" {
-	"$DAEMONIZE" -r --min-uptime 0 -c "$PWD" -o out -e err -p "$PF" sh -c '
+	"$DAEMONIZE" -r --min-uptime 0 -T -c "$PWD" -o out -e err -p "$PF" sh -c '
 		n=$(cat runs 2>/dev/null || echo 0); echo $((n + 1)) >runs
 		echo "run $n"
 		[ "$n" -lt 3 ] || exec sleep 1000
@@ -50,13 +50,14 @@ load relay-helpers
 			echo \"orphan $n\"; echo \"orphan $n\" >&2; sleep 0.05; done" &
 		while [ ! -e "orphan.$n" ]; do sleep 0.01; done
 		exit 1'
-	wait_until 10 'grep -qx "run 3" out'
+	wait_until 10 'grep -Eqx "$TS run 3" out'
 	wait_until 5 '[ "$(orphans_after_run_3)" -eq 3 ]'
 }
 
 # How many orphans wrote to out after the fourth run's first line.
 orphans_after_run_3() {
-	sed '1,/^run 3$/d' out | grep -x 'orphan [012]' | sort -u | wc -l
+	sed -E "s/^$TS //; 1,/^run 3\$/d" out | grep -x 'orphan [012]' |
+		sort -u | wc -l
 }
 
 # Holds FIFO open, reading and writing, taking nothing: a reader for the
