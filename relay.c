@@ -597,17 +597,28 @@ say_loss(struct relay_output *o)
 
 /*
  * Whether fd is where a line starts: a file that is empty (truncated by
- * its rotation, say) or ends in a newline; not known for others.
+ * its rotation, say) or ends in a newline; not known for others.  Our
+ * descriptor is write-only: the last byte is read through one of its own.
  */
 static bool
 ends_line(int fd)
 {
+	char path[32], c;
 	struct stat sb;
-	char c;
+	bool ends;
+	int rfd;
 
-	return fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) &&
-	    (sb.st_size == 0 || (pread(fd, &c, 1, sb.st_size - 1) == 1 &&
-	    c == '\n'));
+	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode))
+		return false;
+	if (sb.st_size == 0)
+		return true;
+	(void)fmt(path, sizeof(path), "/proc/self/fd/%d", fd);
+	rfd = open(path, O_RDONLY | O_NOCTTY | O_CLOEXEC);
+	ends = rfd != -1 && pread(rfd, &c, 1, sb.st_size - 1) == 1 &&
+	    c == '\n';
+	if (rfd != -1)
+		(void)close(rfd);
+	return ends;
 }
 
 /* Counts what could not be written; syslog hears when the loss begins. */

@@ -94,10 +94,10 @@ hold_open() {
 	is_alive "$sup"
 }
 
-# A file size limit (RLIMIT_FSIZE) reached inside a line cuts it there;
-# the rest is lost.  Once the limit is lifted, the loss is told on a line
-# of its own, after a newline that ends the cut one.
-@test "-o cut mid-line by the file size limit: once it is lifted, the loss is told on a line of its own" {
+# A worker under -H whose three lines of 1,000 bytes the file size limit
+# (RLIMIT_FSIZE, 1,500) cuts inside the second, the rest lost; the limit
+# is lifted after, and the worker writes "after" once ./go.2 is there.
+start_cut_by_size_limit() {
 	"$DAEMONIZE" -H -c "$PWD" -o out -p "$PF" sh -c '
 		while [ ! -e go.1 ]; do sleep 0.02; done
 		for i in 1 2 3; do printf "%01000d\n" 0; done
@@ -108,6 +108,12 @@ hold_open() {
 	: >go.1
 	wait_until 5 '[ "$(stat -c %s out)" -eq 1500 ]'
 	prlimit --pid "$sup" --fsize=unlimited:
+}
+
+# Once the file takes lines again, the loss is told on a line of its own,
+# after a newline that ends the cut one.
+@test "-o cut mid-line by the file size limit: once it is lifted, the loss is told on a line of its own" {
+	start_cut_by_size_limit
 	: >go.2
 	wait_until 5 'grep -qx after out'
 	awk '{ print length($0) ": " substr($0, 1, 40) }' out >&2
@@ -115,4 +121,17 @@ hold_open() {
 	[ "$(sed -n 1p out)" = "$(printf '%01000d' 0)" ]
 	[ "$(sed -n 2p out)" = "$(printf '%0499d' 0)" ]
 	[ "$(sed -n 3p out)" = "daemonize: 1503 bytes lost: File too large" ]
+}
+
+# The loss is told in the file -H opened after the cut: one that already
+# ends in a newline needs none before the loss's line.
+@test "-H after a cut: a new file that ends in a newline gets the loss's line right after its own" {
+	start_cut_by_size_limit
+	mv out out.1
+	echo kept >out
+	kill -HUP "$sup"
+	: >go.2
+	wait_until 5 'grep -qx after out'
+	cat out >&2
+	[ "$(cat out)" = $'kept\ndaemonize: 1503 bytes lost: File too large\nafter' ]
 }
