@@ -123,15 +123,27 @@ start_cut_by_size_limit() {
 	[ "$(sed -n 3p out)" = "daemonize: 1503 bytes lost: File too large" ]
 }
 
-# The loss is told in the file -H opened after the cut: one that already
-# ends in a newline needs none before the loss's line.
-@test "-H after a cut: a new file that ends in a newline gets the loss's line right after its own" {
+# After the cut, -H opens a new file that holds TEXT (printf's format):
+# the loss is told there, once "after" comes.
+rotate_after_cut() {
 	start_cut_by_size_limit
 	mv out out.1
-	echo kept >out
+	# shellcheck disable=SC2059 # a format
+	printf "$1" >out
 	kill -HUP "$sup"
 	: >go.2
 	wait_until 5 'grep -qx after out'
 	cat out >&2
+}
+
+# A new file that already ends in a newline needs none before the loss's
+# line; nor does an empty one.
+@test "-H after a cut: a new file that ends in a newline gets the loss's line right after its own" {
+	rotate_after_cut 'kept\n'
 	[ "$(cat out)" = $'kept\ndaemonize: 1503 bytes lost: File too large\nafter' ]
+}
+
+@test "-H after a cut: a new empty file gets the loss's line first" {
+	rotate_after_cut ''
+	[ "$(cat out)" = $'daemonize: 1503 bytes lost: File too large\nafter' ]
 }
