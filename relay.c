@@ -352,7 +352,9 @@ take_line(struct relay *r, struct relay_stream *st, const char *data,
 	if (n > room)
 		n = room;
 	if (keep(st, data, n) == -1) {
-		/* No room to gather it: pass on what we have. */
+		/* No room to gather it: pass on what we have, in order. */
+		if (st->len > 0)
+			emit(r, st, st->line, st->len, b);
 		emit(r, st, data, n, b);
 		return data + n;
 	}
@@ -595,17 +597,28 @@ say_loss(struct relay_output *o)
 
 /*
  * Whether fd is where a line starts: a file that is empty (truncated by
- * its rotation, say) or ends in a newline; not known for others.
+ * its rotation, say) or ends in a newline; not known for others.  Our
+ * descriptor is write-only: the last byte is read through one of its own.
  */
 static bool
 ends_line(int fd)
 {
+	char path[32], c;
 	struct stat sb;
-	char c;
+	bool ends;
+	int rfd;
 
-	return fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) &&
-	    (sb.st_size == 0 || (pread(fd, &c, 1, sb.st_size - 1) == 1 &&
-	    c == '\n'));
+	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode))
+		return false;
+	if (sb.st_size == 0)
+		return true;
+	(void)fmt(path, sizeof(path), "/proc/self/fd/%d", fd);
+	rfd = open(path, O_RDONLY | O_NOCTTY | O_CLOEXEC);
+	ends = rfd != -1 && pread(rfd, &c, 1, sb.st_size - 1) == 1 &&
+	    c == '\n';
+	if (rfd != -1)
+		(void)close(rfd);
+	return ends;
 }
 
 /* Counts what could not be written; syslog hears when the loss begins. */
@@ -758,8 +771,11 @@ relay_reopen(struct relay *r, int out, int err)
 		    !(to == 1 && r->same))
 			(void)close(r->out[to].given);
 		fd = to == 0 ? out : err;
-		/* What the old reader never took is lost with it. */
+		/* What the old reader never took is lost with it, for the
+		 * reason relay_loss gives for what waits at the end. */
 		r->out[to].lost += (long long)r->out[to].pending_len;
+		if (r->out[to].pending_len > 0 && r->out[to].lost_errno == 0)
+			r->out[to].lost_errno = EAGAIN;
 		free(r->out[to].pending);
 		set_output(&r->out[to], fd);
 		if (fd == -1 && r->out[to].lost_errno == 0)

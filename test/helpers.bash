@@ -24,35 +24,39 @@ teardown() {
 	remove_public_dirs
 }
 
-# Kills, by PID, every process whose environment carries this test's tag:
-# the daemons it started, whether or not they wrote a pidfile.
-kill_test_processes() {
+# A coverage build writes its counts when a process exits, not when it is
+# killed: there (DAEMONIZE_COVERAGE=1), each tagged process gets TERM and
+# CONT first, and up to 2 s to exit, so that what a test ran in a daemon
+# it left running is counted.
+let_daemons_exit() {
+	local pid pids
+	[ -n "${DAEMONIZE_COVERAGE:-}" ] || return 0
+	pids=$(tagged_pids | grep -vx "$BASHPID") || true
+	for pid in $pids; do
+		kill -TERM "$pid" 2>/dev/null
+		kill -CONT "$pid" 2>/dev/null
+	done
+	wait_until 2 "none_alive $(echo $pids)" || true
+	return 0
+}
+
+# True if none of the PIDs runs.
+none_alive() {
 	local pid
-	[ -z "${DAEMONIZE_COVERAGE:-}" ] || end_coverage_processes
-	for pid in $(tagged_pids); do
-		[ "$pid" = "$BASHPID" ] && continue
-		kill -KILL "$pid" 2>/dev/null
+	for pid; do
+		is_alive "$pid" && return 1
 	done
 	return 0
 }
 
-# In a coverage run: a daemonize killed by SIGKILL never writes its line
-# counts, so what only a long-lived supervisor or relay runs would count
-# as never run.  Each gets a TERM, and a second to write them and go.
-end_coverage_processes() {
+# Kills, by PID, every process whose environment carries this test's tag:
+# the daemons it started, whether or not they wrote a pidfile.
+kill_test_processes() {
 	local pid
-	for pid in $(coverage_pids); do
-		kill -TERM "$pid" 2>/dev/null
-	done
-	wait_until 1 '[ -z "$(coverage_pids)" ]' || true
-}
-
-# The test's processes running a coverage build, not stopped nor gone.
-coverage_pids() {
-	local pid
+	let_daemons_exit
 	for pid in $(tagged_pids); do
-		[[ $(readlink "/proc/$pid/exe" 2>/dev/null) == "${DAEMONIZE%/*}"/* ]] &&
-			[[ $(proc_state "$pid") != [ZT] ]] && echo "$pid"
+		[ "$pid" = "$BASHPID" ] && continue
+		kill -KILL "$pid" 2>/dev/null
 	done
 	return 0
 }
@@ -380,7 +384,7 @@ hold_guard() {
 # all; kill_test_processes takes what a fork under way had not yet shown.
 stop_then_kill_test_processes() {
 	local pid pids
-	[ -z "${DAEMONIZE_COVERAGE:-}" ] || end_coverage_processes
+	let_daemons_exit
 	pids=$(tagged_pids)
 	for pid in $pids; do
 		[ "$pid" = "$BASHPID" ] || kill -STOP "$pid" 2>/dev/null
