@@ -264,7 +264,7 @@ remove_leftover(const char *pidfile, pid_t pid)
 
 	r = pidfile_remove(pidfile, pid);
 	if (r == LOCK_TAKEN || r == LOCK_MISSING)
-		supervise_remove_state(pidfile);
+		pidfile_remove_workers(pidfile);
 	if (r == LOCK_NOT_PIDFILE || r == LOCK_FAILED ||
 	    r == LOCK_OPEN_FAILED || r == LOCK_NOT_FILE)
 		warning("remove pidfile %s: %s", pidfile, lock_result_text(r));

@@ -683,7 +683,7 @@ remove_pidfile(const struct launch *l, pid_t pid)
 	r = pidfile_remove(l->o->pidfile, pid);
 	if (l->o->restart != RESTART_NONE && (r == LOCK_TAKEN ||
 	    r == LOCK_MISSING))
-		supervise_remove_state(l->o->pidfile);
+		pidfile_remove_workers(l->o->pidfile);
 	if (r == LOCK_FAILED || r == LOCK_OPEN_FAILED || r == LOCK_NOT_FILE)
 		warning("remove pidfile %s: %s", l->o->pidfile,
 		    lock_result_text(r));

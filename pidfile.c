@@ -35,6 +35,7 @@ static int open_pidfile(const char *, int, struct stat *,
     enum lock_result *);
 static int remove_guarded(const char *, int, const struct stat *, pid_t);
 static void backoff(long *);
+static void remove_unlocked(const char *);
 
 /*
  * Opens path (creating it), off avoid, and takes a daemon's lock,
@@ -246,6 +247,48 @@ remove_guarded(const char *path, int fd, const struct stat *opened, pid_t pid)
 	if (unlink(path) == -1)
 		return errno == ENOENT ? LOCK_MISSING : LOCK_FAILED;
 	return LOCK_TAKEN;
+}
+
+/*
+ * What a killed supervisor left beside its pidfile, once that is gone:
+ * PIDFILE.workers and its temporary file.  A live supervisor's are
+ * locked, and stay.
+ */
+void
+pidfile_remove_workers(const char *pidfile)
+{
+	char path[PATH_MAX];
+	int n;
+
+	n = fmt(path, sizeof(path), "%s" WORKERS_SUFFIX, pidfile);
+	if (n > 0 && (size_t)n < sizeof(path))
+		remove_unlocked(path);
+	n = fmt(path, sizeof(path), "%s" WORKERS_SUFFIX ".tmp", pidfile);
+	if (n > 0 && (size_t)n < sizeof(path))
+		remove_unlocked(path);
+}
+
+/* Removes path if it is a state file, empty or ours, that nobody locks. */
+static void
+remove_unlocked(const char *path)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	char head[sizeof(WORKERS_HEADER) - 1];
+	struct stat sb;
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
+	    O_CLOEXEC);
+	if (fd == -1)
+		return;
+	n = pread(fd, head, sizeof(head), 0);
+	if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && (n == 0 ||
+	    (n == (ssize_t)sizeof(head) && memcmp(head, WORKERS_HEADER,
+	    sizeof(head)) == 0)) && fcntl(fd, F_GETLK, &fl) == 0 &&
+	    fl.l_type == F_UNLCK)
+		(void)unlink(path);
+	(void)close(fd);
 }
 
 /* The end of a message saying why r is not what was hoped for. */

@@ -20,6 +20,13 @@
 
 #include <sys/types.h>
 
+/*
+ * Beside a supervisor's pidfile, PIDFILE.workers (supervise.h), which
+ * begins with this header.
+ */
+#define WORKERS_SUFFIX ".workers"
+#define WORKERS_HEADER "daemonize-workers"
+
 /* A longer file holds no PID, whatever it begins with. */
 #define PIDFILE_MAX 32
 
@@ -51,6 +58,7 @@ pid_t pidfile_parse(const char *buf, size_t len);
 int pidfile_write(int fd, pid_t pid);
 enum lock_result pidfile_remove(const char *path, pid_t pid);
 int pidfile_unlink_own(int dirfd, const char *name, int fd);
+void pidfile_remove_workers(const char *pidfile);
 const char *lock_result_text(enum lock_result r);
 
 #endif

@@ -155,7 +155,6 @@ static int open_state(struct supervisor *);
 static void finish(struct supervisor *, bool);
 static void event(struct supervisor *, int, const char *, ...)
     PRINTF_LIKE(3, 4);
-static void remove_unlocked(const char *);
 static bool has_room(int);
 static size_t timestamp(char *, size_t);
 
@@ -1314,48 +1313,6 @@ finish(struct supervisor *sv, bool ran)
 	free(sv->which);
 	free(sv->pins);
 	free(sv->state);
-}
-
-/*
- * What a killed supervisor left beside its pidfile, once that is gone:
- * PIDFILE.workers and its temporary file.  A live supervisor's are
- * locked, and stay.
- */
-void
-supervise_remove_state(const char *pidfile)
-{
-	char path[PATH_MAX];
-	int n;
-
-	n = fmt(path, sizeof(path), "%s" WORKERS_SUFFIX, pidfile);
-	if (n > 0 && (size_t)n < sizeof(path))
-		remove_unlocked(path);
-	n = fmt(path, sizeof(path), "%s" WORKERS_SUFFIX ".tmp", pidfile);
-	if (n > 0 && (size_t)n < sizeof(path))
-		remove_unlocked(path);
-}
-
-/* Removes path if it is a state file, empty or ours, that nobody locks. */
-static void
-remove_unlocked(const char *path)
-{
-	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
-	char head[sizeof(WORKERS_HEADER) - 1];
-	struct stat sb;
-	ssize_t n;
-	int fd;
-
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
-	    O_CLOEXEC);
-	if (fd == -1)
-		return;
-	n = pread(fd, head, sizeof(head), 0);
-	if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && (n == 0 ||
-	    (n == (ssize_t)sizeof(head) && memcmp(head, WORKERS_HEADER,
-	    sizeof(head)) == 0)) && fcntl(fd, F_GETLK, &fl) == 0 &&
-	    fl.l_type == F_UNLCK)
-		(void)unlink(path);
-	(void)close(fd);
 }
 
 /*

@@ -14,15 +14,13 @@
 #include "spawn.h"
 
 /*
- * PIDFILE.workers, locked by the supervisor while it lives:
- * "daemonize-workers PID KILL_MS" (the supervisor, and the longest it
- * takes to stop), then a line per worker: its number, PID (0: not
- * running), start (now_ms()), restarts, last exit (0: none, CLD_EXITED,
- * CLD_KILLED) and its status or 128+signal.
+ * PIDFILE.workers (WORKERS_SUFFIX, pidfile.h), locked by the supervisor
+ * while it lives: "daemonize-workers PID KILL_MS" (the supervisor, and
+ * the longest it takes to stop), then a line per worker: its number, PID
+ * (0: not running), start (now_ms()), restarts, last exit (0: none,
+ * CLD_EXITED, CLD_KILLED) and its status or 128+signal.  Its size: the
+ * first line, and a line per worker, at most.
  */
-#define WORKERS_SUFFIX ".workers"
-#define WORKERS_HEADER "daemonize-workers"
-/* Its size: the first line, and a line per worker, at most. */
 #define WORKERS_LINE_MAX 96
 #define WORKERS_SIZE(n) (64 + (size_t)(n) * WORKERS_LINE_MAX)
 #define WORKERS_MAX WORKERS_SIZE(WORKERS_LIMIT)
@@ -48,7 +46,6 @@ struct supervise_setup {
 };
 
 int supervise_block_signals(void);
-void supervise_remove_state(const char *pidfile);
 int supervise(const struct supervise_setup *s);
 
 #endif
