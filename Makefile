@@ -99,14 +99,17 @@ bench: daemonize daemonize-static bench/floor bench/floor-static bench/timer \
 soak: daemonize daemonize-static bench/crash
 	bench/soak.sh
 
+# Each test's time is printed, to keep the five runs of CI short.
+BATS = BATS_TEST_TIMEOUT=60 bats --timing
+
 check: daemonize $(TESTBINS)
 	mandoc -Tlint -W warning daemonize.1
-	BATS_TEST_TIMEOUT=60 bats test/
+	$(BATS) test/
 
 # The whole suite again, against an ASan + UBSan build.
 sanitize: daemonize-san $(TESTBINS)
 	ASAN_OPTIONS=abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1 \
-	    DAEMONIZE="$$PWD/daemonize-san" BATS_TEST_TIMEOUT=60 bats test/
+	    DAEMONIZE="$$PWD/daemonize-san" $(BATS) test/
 
 # daemonize and its TESTBINS again, all in the target's directory, for the
 # suites against other builds: the tests look for the TESTBINS next to
@@ -136,10 +139,10 @@ build/static/daemonize: $(SRC) $(HDR)
 # The whole suite against a clang build, and against a static one (musl
 # where musl-gcc is installed).
 check-clang: build/clang/daemonize
-	DAEMONIZE="$$PWD/build/clang/daemonize" BATS_TEST_TIMEOUT=60 bats test/
+	DAEMONIZE="$$PWD/build/clang/daemonize" $(BATS) test/
 
 check-static: build/static/daemonize
-	DAEMONIZE="$$PWD/build/static/daemonize" BATS_TEST_TIMEOUT=60 bats test/
+	DAEMONIZE="$$PWD/build/static/daemonize" $(BATS) test/
 
 # Line coverage of the whole suite, per C file.  Each build leaves its
 # notes and counts in cov/, named after it (cov/daemonize-no-pidfd-ready.gcda),
@@ -156,7 +159,7 @@ coverage: cov/daemonize
 	umask 0; for bin in daemonize $(TESTBINS); do \
 	    cov/$$bin -V >/dev/null || exit 1; done
 	rc=0; DAEMONIZE="$$PWD/cov/daemonize" DAEMONIZE_COVERAGE=1 \
-	    BATS_TEST_TIMEOUT=60 bats test/ || \
+	    $(BATS) test/ || \
 	    rc=$$?; gcovr -r . --object-directory cov --txt; exit $$rc
 
 # libFuzzer harnesses of test/fuzz/ (clang only), each linked with every
