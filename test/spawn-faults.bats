@@ -3,7 +3,8 @@
 # to fail by strace's fault injection: checking and preparing an output,
 # keeping a lock across the exec, the daemon's report of its PID, and a
 # worker's parent-death signal.  Each: 125 and the one line that names
-# the step, the command never run, nothing left.  strace counts each
+# the step (from the launcher, or as an event), the command not run,
+# nothing left.  strace counts each
 # process's calls from its start (or from its attach, -p): when=N is the
 # Nth call of that process; with -P, of those that name that file.
 
@@ -47,6 +48,23 @@ launcher_exits() {
 	[ "$(cat err)" = "$2" ]
 }
 
+# True once the strace log (-f, each line after the PID and spaces) says
+# that PID exited RC: exited_in_log PID RC
+exited_in_log() {
+	grep -Eq "^$1 +[+]{3} exited with $2 [+]{3}\$" log
+}
+
+# The number N, for when=N, of the first fcntl(2) on FILE whose command
+# matches CMD (a fixed string), in a run of daemonize ARGS without a
+# fault: a libc makes calls of its own (musl's open(2) with O_CLOEXEC sets
+# FD_CLOEXEC again).  Its pidfile is removed.  fcntl_number FILE CMD ARGS...
+fcntl_number() {
+	strace -f -o calls -P "$1" -e trace=fcntl "$DAEMONIZE" "${@:3}" \
+		>/dev/null 2>&1 3>&- || return 1
+	rm -f "$PF"
+	grep 'fcntl(' calls | grep -nF "$2" | head -n 1 | cut -d: -f1
+}
+
 # --- an output: fstat, the flags, ftruncate ---
 
 # The file is checked before it is truncated: one that fails the check
@@ -54,23 +72,25 @@ launcher_exits() {
 @test "-o whose fstat fails exits 125 with one line, the file untouched, nothing run" {
 	require_strace
 	echo kept >out
-	inject_on "$PWD/out" %fstat error=EIO:when=1 -p "$PF" -o out touch ran
+	inject_on "$PWD/out" %fstat error=EACCES:when=1 -p "$PF" -o out touch ran
 	[ "$status" -eq 125 ]
-	[ "$stderr" = "daemonize: open out: Input/output error" ]
+	[ "$stderr" = "daemonize: open out: Permission denied" ]
 	[ "$(cat out)" = kept ]
 	[ ! -e ran ]
 	assert_nothing_left
 }
 
-# F_GETFL is its first fcntl(2), F_SETFL (clearing O_NONBLOCK) its second.
+# F_GETFL, then F_SETFL, which clears O_NONBLOCK.
 @test "-o whose flags cannot be read or set exits 125 with one line, the file untouched" {
 	require_strace
-	echo kept >out
-	for n in 1 2; do
-		inject_on "$PWD/out" fcntl error=EIO:when=$n -p "$PF" -o out touch ran
-		echo "fcntl $n: $status $stderr"
+	local cmd n
+	for cmd in F_GETFL F_SETFL; do
+		n=$(fcntl_number "$PWD/out" "$cmd" -p "$PF" -o out true)
+		echo kept >out
+		inject_on "$PWD/out" fcntl error=EPERM:when="$n" -p "$PF" -o out touch ran
+		echo "$cmd ($n): $status $stderr"
 		[ "$status" -eq 125 ]
-		[ "$stderr" = "daemonize: open out: Input/output error" ]
+		[ "$stderr" = "daemonize: open out: Operation not permitted" ]
 		[ "$(cat out)" = kept ]
 		[ ! -e ran ]
 		assert_nothing_left
@@ -80,23 +100,24 @@ launcher_exits() {
 @test "-o that cannot be truncated exits 125 with one line, nothing run" {
 	require_strace
 	echo kept >out
-	inject_on "$PWD/out" ftruncate error=EIO:when=1 -p "$PF" -o out touch ran
+	inject_on "$PWD/out" ftruncate error=EPERM:when=1 -p "$PF" -o out touch ran
 	[ "$status" -eq 125 ]
-	[ "$stderr" = "daemonize: truncate out: Input/output error" ]
+	[ "$stderr" = "daemonize: truncate out: Operation not permitted" ]
 	[ ! -e ran ]
 	assert_nothing_left
 }
 
 # --- the locks, kept open across the exec ---
 
-# The lock (F_SETLK) is the first fcntl(2) on its file, clearing its
-# close-on-exec flag the second.
 @test "a lock that cannot be kept across the exec exits 125 with one line, nothing run" {
 	require_strace
-	inject_on "$PF" fcntl error=EBADF:when=2 -p "$PF" touch ran
+	local n
+	n=$(fcntl_number "$PF" "F_SETFD, 0)" -p "$PF" true)
+	inject_on "$PF" fcntl error=EBADF:when="$n" -p "$PF" touch ran
 	[ "$status" -eq 125 ]
 	[ "$stderr" = "daemonize: keep pidfile: Bad file descriptor" ]
-	inject_on "$PWD/lock" fcntl error=EBADF:when=2 -l "$PWD/lock" touch ran
+	n=$(fcntl_number "$PWD/lock" "F_SETFD, 0)" -l "$PWD/lock" true)
+	inject_on "$PWD/lock" fcntl error=EBADF:when="$n" -l "$PWD/lock" touch ran
 	[ "$status" -eq 125 ]
 	[ "$stderr" = "daemonize: keep lockfile: Bad file descriptor" ]
 	[ ! -e ran ]
@@ -107,14 +128,14 @@ launcher_exits() {
 
 # The daemon holds the read end of the status pipe until its exec, so no
 # kill of the launcher makes this write fail (test/kill-steps.bats): only
-# an error such as EIO can.  Its failure record still reaches the
+# an injected error can.  Its failure record still reaches the
 # launcher, before it locked anything.
 @test "a daemon that cannot report its PID exits 125 with one line, nothing left" {
 	require_strace
 	start_paused daemon-forked -p "$PF" touch ran
-	trace_paused -e trace=write -e inject=write:error=EIO:when=1
-	launcher_exits 125 "daemonize: report daemon pid: Input/output error"
-	grep -q '^write(.* = -1 EIO (Input/output error) (INJECTED)$' log
+	trace_paused -e trace=write -e inject=write:error=EPERM:when=1
+	launcher_exits 125 "daemonize: report daemon pid: Operation not permitted"
+	grep -q '^write(.* = -1 EPERM (Operation not permitted) (INJECTED)$' log
 	[ ! -e ran ]
 	assert_gone_then_nothing_left "$paused"
 }
@@ -149,7 +170,7 @@ launcher_exits() {
 	kill -KILL "$worker"
 	trace_paused -f -e trace=prctl -e inject=prctl:error=EPERM:when=1
 	[ "$paused" = "$sup" ]
-	wait_until 10 "grep -q '^$sup +++ exited with 125 +++\$' log"
+	wait_until 10 "exited_in_log $sup 125"
 	grep -qF "daemonize[$sup]: worker 0: set parent death signal: Operation not permitted" events
 	grep -qE "daemonize\[$sup\]: worker 0 \(pid [0-9]+\) exited with status 125 after" events
 	grep -qF "daemonize[$sup]: worker 0 failed 2 times in a row; giving up" events
@@ -158,9 +179,10 @@ launcher_exits() {
 
 # The worker is held for 3 s on entry to umask(2), just before its
 # prctl(2), while its supervisor is killed: its parent-death signal comes
-# too late, and it sees the supervisor gone by its parent PID.  (Killing
-# it stopped instead would orphan its stopped process group, and SIGHUP
-# would kill it first.)  The launcher reports the supervisor's death.
+# too late, and it sees the supervisor gone by its parent PID.  (A worker
+# stopped at worker-started instead is killed by the SIGHUP of its
+# process group, orphaned while stopped, before it gets there.)  The
+# launcher reports the supervisor's death.
 @test "a worker whose supervisor died before its parent-death signal exits 125, the command never run" {
 	require_strace
 	local worker
@@ -171,7 +193,7 @@ launcher_exits() {
 	wait_in_syscall log umask
 	kill -KILL "$paused"
 	launcher_exits 125 "daemonize: start daemon: supervisor pid $paused ended before its workers ran"
-	wait_until 10 "grep -q '^$worker +++ exited with 125 +++\$' log"
+	wait_until 10 "exited_in_log $worker 125"
 	grep -qF "supervisor $paused is gone" log
 	[ ! -e ran ]
 	assert_nothing_left
