@@ -68,7 +68,8 @@ resume_stopped() {
 }
 
 # Kills the process VICTIM names (launcher, paused, supervisor: the
-# paused worker's parent) and resumes the paused one if it lives.
+# paused worker's parent) and, once it is gone, resumes the paused one
+# if it lives.
 kill_victim() {
 	case $1 in
 	launcher) victim=$launcher ;;
@@ -81,6 +82,9 @@ kill_victim() {
 		return 1
 	}
 	kill -KILL "$victim"
+	# Gone (or a zombie): its descriptors are closed before the paused
+	# one goes on, as they would be had it died at that step.
+	wait_until 5 "! is_alive $victim"
 	[ "$victim" = "$paused" ] || kill -CONT "$paused"
 }
 
