@@ -144,12 +144,14 @@ build/static/daemonize: $(SRC) $(HDR)
 	    $(BUILD_IN_DIR)
 
 # The whole suite against a clang build, and against a static one (musl
-# where musl-gcc is installed).
+# where musl-gcc is installed).  The command-line fuzz makes its 1500 runs
+# in check and sanitize; these and coverage make 300 of them, to keep CI
+# short.
 check-clang: build/clang/daemonize
-	DAEMONIZE="$$PWD/build/clang/daemonize" $(BATS) test/
+	DAEMONIZE="$$PWD/build/clang/daemonize" FUZZ_RUNS=300 $(BATS) test/
 
 check-static: build/static/daemonize
-	DAEMONIZE="$$PWD/build/static/daemonize" $(BATS) test/
+	DAEMONIZE="$$PWD/build/static/daemonize" FUZZ_RUNS=300 $(BATS) test/
 
 # Line coverage of the whole suite, per C file.  Each build leaves its
 # notes and counts in cov/, named after it (cov/daemonize-no-pidfd-ready.gcda),
@@ -166,7 +168,7 @@ coverage: cov/daemonize
 	umask 0; for bin in daemonize $(TESTBINS); do \
 	    cov/$$bin -V >/dev/null || exit 1; done
 	rc=0; DAEMONIZE="$$PWD/cov/daemonize" DAEMONIZE_COVERAGE=1 \
-	    $(BATS) test/ || \
+	    FUZZ_RUNS=300 $(BATS) test/ || \
 	    rc=$$?; gcovr -r . --object-directory cov --exclude test/ --txt; exit $$rc
 
 # libFuzzer harnesses of test/fuzz/ (clang only), each linked with every

@@ -26,8 +26,8 @@ teardown() {
 
 # A coverage build writes its counts when a process exits, not when it is
 # killed: there (DAEMONIZE_COVERAGE=1), each tagged process gets TERM and
-# CONT first, and up to 2 s to exit, so that what a test ran in a daemon
-# it left running is counted.
+# CONT first, and the coverage build's processes up to 2 s to exit, so
+# that what a test ran in a daemon it left running is counted.
 let_daemons_exit() {
 	local pid pids
 	[ -n "${DAEMONIZE_COVERAGE:-}" ] || return 0
@@ -36,7 +36,17 @@ let_daemons_exit() {
 		kill -TERM "$pid" 2>/dev/null
 		kill -CONT "$pid" 2>/dev/null
 	done
-	wait_until 2 "none_alive $(echo $pids)" || true
+	wait_until 2 "none_alive $(coverage_builds $pids)" || true
+	return 0
+}
+
+# Those of the PIDs that run a program of $DAEMONIZE's directory.
+coverage_builds() {
+	local pid
+	for pid; do
+		[[ $(readlink "/proc/$pid/exe" 2>/dev/null) == "${DAEMONIZE%/*}"/* ]] &&
+			echo "$pid"
+	done
 	return 0
 }
 
