@@ -268,7 +268,11 @@ pidfile_remove_workers(const char *pidfile)
 		remove_unlocked(path);
 }
 
-/* Removes path if it is a state file, empty or ours, that nobody locks. */
+/*
+ * Removes path if it is a state file, empty or ours, that nobody locks,
+ * and path still names it: a live supervisor renames a new file over the
+ * one we opened, then lets go of that one.
+ */
 static void
 remove_unlocked(const char *path)
 {
@@ -286,7 +290,7 @@ remove_unlocked(const char *path)
 	if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && (n == 0 ||
 	    (n == (ssize_t)sizeof(head) && memcmp(head, WORKERS_HEADER,
 	    sizeof(head)) == 0)) && fcntl(fd, F_GETLK, &fl) == 0 &&
-	    fl.l_type == F_UNLCK)
+	    fl.l_type == F_UNLCK && still_named(path, &sb))
 		(void)unlink(path);
 	(void)close(fd);
 }
