@@ -49,8 +49,12 @@ lock_acquire(const char *path, int avoid, int *fdp, pid_t *holder)
 	enum lock_result why;
 	struct stat sb;
 	int fd, r, saved;
+	bool late;
 
 	for (;;) {
+		/* An attempt begun in time is not the last, however long it
+		 * was stopped: its holder may have let go meanwhile. */
+		late = now_ms() >= deadline;
 		fd = open_pidfile(path, O_RDWR | O_CREAT, &sb, &why);
 		if (fd == -1)
 			return why;
@@ -67,7 +71,7 @@ lock_acquire(const char *path, int avoid, int *fdp, pid_t *holder)
 		errno = saved;
 		if (r != LOCK_RETRY)
 			return (enum lock_result)r;
-		if (now_ms() >= deadline) {
+		if (late) {
 			errno = EAGAIN;
 			return LOCK_FAILED;
 		}

@@ -36,3 +36,11 @@ worker0_pid() {
 	is_alive "$sup"
 	[ -e "$PF.workers" ]
 }
+
+# The holder lets go while the start is stopped between its lock and its
+# question (a ^Z, a loaded machine), for longer than a guard is waited
+# for (GUARD_WAIT_MS, pidfile.c): the lock is free, and taken; no "held
+# by another process for too long".
+@test "a start stopped past the guard's wait, whose lock's holder went meanwhile, starts" {
+	start_with_holder_gone 5.5
+}
