@@ -49,8 +49,12 @@ lock_acquire(const char *path, int avoid, int *fdp, pid_t *holder)
 	enum lock_result why;
 	struct stat sb;
 	int fd, r, saved;
+	bool late;
 
 	for (;;) {
+		/* An attempt begun in time is not the last, however long it
+		 * was stopped: its holder may have let go meanwhile. */
+		late = now_ms() >= deadline;
 		fd = open_pidfile(path, O_RDWR | O_CREAT, &sb, &why);
 		if (fd == -1)
 			return why;
@@ -67,7 +71,7 @@ lock_acquire(const char *path, int avoid, int *fdp, pid_t *holder)
 		errno = saved;
 		if (r != LOCK_RETRY)
 			return (enum lock_result)r;
-		if (now_ms() >= deadline) {
+		if (late) {
 			errno = EAGAIN;
 			return LOCK_FAILED;
 		}
@@ -268,7 +272,11 @@ pidfile_remove_workers(const char *pidfile)
 		remove_unlocked(path);
 }
 
-/* Removes path if it is a state file, empty or ours, that nobody locks. */
+/*
+ * Removes path if it is a state file, empty or ours, that nobody locks,
+ * and path still names it: a live supervisor renames a new file over the
+ * one we opened, then lets go of that one.
+ */
 static void
 remove_unlocked(const char *path)
 {
@@ -286,7 +294,7 @@ remove_unlocked(const char *path)
 	if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && (n == 0 ||
 	    (n == (ssize_t)sizeof(head) && memcmp(head, WORKERS_HEADER,
 	    sizeof(head)) == 0)) && fcntl(fd, F_GETLK, &fl) == 0 &&
-	    fl.l_type == F_UNLCK)
+	    fl.l_type == F_UNLCK && still_named(path, &sb))
 		(void)unlink(path);
 	(void)close(fd);
 }

@@ -415,3 +415,27 @@ children_of() {
 	done
 	return 0
 }
+
+# The test build stops a start (sleep 1000, pidfile $PF) between its
+# failed try at the lock and its question who holds it; the daemon that
+# held it is killed, SECS pass, and the start goes on: it must succeed,
+# its daemon ($paused) named in the pidfile.
+# start_with_holder_gone SECS
+start_with_holder_gone() {
+	local first launcher rc=0
+	"$DAEMONIZE" -p "$PF" sleep 1000
+	first=$(pid_in "$PF")
+	DAEMONIZE_TEST_PAUSE=lock-busy "$(testbin daemonize-hooks)" \
+		-p "$PF" sleep 1000 2>err 3>&- &
+	launcher=$!
+	wait_until 5 '[ -n "$(stopped_proc)" ]'
+	paused=$(stopped_proc)
+	kill -KILL "$first"
+	wait_until 5 "! is_alive $first"
+	sleep "$1"
+	kill -CONT "$paused"
+	wait "$launcher" || rc=$?
+	cat err >&2
+	[ "$rc" -eq 0 ]
+	[ "$(pid_in "$PF")" = "$paused" ]
+}

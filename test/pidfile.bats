@@ -41,21 +41,7 @@ load helpers
 # The test build stops the new daemon between its failed try at the lock
 # and its question who holds it; the daemon that held it is gone by then.
 @test "a start that finds the lock taken, and its holder gone before it asks who, starts" {
-	"$DAEMONIZE" -p "$PF" sleep 1000
-	first=$(pid_in "$PF")
-	DAEMONIZE_TEST_PAUSE=lock-busy "$(testbin daemonize-hooks)" \
-		-p "$PF" sleep 1000 2>err 3>&- &
-	launcher=$!
-	wait_until 5 '[ -n "$(stopped_proc)" ]'
-	paused=$(stopped_proc)
-	kill -KILL "$first"
-	wait_until 5 "! is_alive $first"
-	kill -CONT "$paused"
-	rc=0
-	wait "$launcher" || rc=$?
-	cat err >&2
-	[ "$rc" -eq 0 ]
-	[ "$(pid_in "$PF")" = "$paused" ]
+	start_with_holder_gone 0
 	wait_exec "$paused" sleep
 }
 
