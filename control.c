@@ -263,8 +263,6 @@ remove_leftover(const char *pidfile, pid_t pid)
 	enum lock_result r;
 
 	r = pidfile_remove(pidfile, pid);
-	if (r == LOCK_TAKEN || r == LOCK_MISSING)
-		pidfile_remove_workers(pidfile);
 	if (r == LOCK_NOT_PIDFILE || r == LOCK_FAILED ||
 	    r == LOCK_OPEN_FAILED || r == LOCK_NOT_FILE)
 		warning("remove pidfile %s: %s", pidfile, lock_result_text(r));

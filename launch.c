@@ -681,9 +681,6 @@ remove_pidfile(const struct launch *l, pid_t pid)
 	if (l->o->pidfile == NULL || pid <= 0)
 		return;
 	r = pidfile_remove(l->o->pidfile, pid);
-	if (l->o->restart != RESTART_NONE && (r == LOCK_TAKEN ||
-	    r == LOCK_MISSING))
-		pidfile_remove_workers(l->o->pidfile);
 	if (r == LOCK_FAILED || r == LOCK_OPEN_FAILED || r == LOCK_NOT_FILE)
 		warning("remove pidfile %s: %s", l->o->pidfile,
 		    lock_result_text(r));

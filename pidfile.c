@@ -35,6 +35,7 @@ static int open_pidfile(const char *, int, struct stat *,
     enum lock_result *);
 static int remove_guarded(const char *, int, const struct stat *, pid_t);
 static void backoff(long *);
+static void remove_workers(const char *);
 static void remove_unlocked(const char *);
 
 /*
@@ -198,9 +199,11 @@ pidfile_write(int fd, pid_t pid)
 
 /*
  * Removes path if no daemon holds it and it is empty or holds a PID: pid,
- * or any when pid is 0.  LOCK_TAKEN once removed; LOCK_MISSING if there
- * was nothing to remove; LOCK_HELD if a daemon holds it; LOCK_NOT_PIDFILE
- * or LOCK_FREE if it holds something else or another PID, and is left.
+ * or any when pid is 0; and with it a killed supervisor's PIDFILE.workers
+ * and its temporary file, if nobody locks them.  LOCK_TAKEN once removed;
+ * LOCK_MISSING if there was nothing to remove; LOCK_HELD if a daemon
+ * holds it; LOCK_NOT_PIDFILE or LOCK_FREE if it holds something else or
+ * another PID, and is left.
  */
 enum lock_result
 pidfile_remove(const char *path, pid_t pid)
@@ -248,18 +251,19 @@ remove_guarded(const char *path, int fd, const struct stat *opened, pid_t pid)
 		return LOCK_NOT_PIDFILE;
 	if (pid != 0 && named != 0 && named != pid)
 		return LOCK_FREE;
+	/* Under the guard no supervisor of this pidfile is alive. */
+	remove_workers(path);
 	if (unlink(path) == -1)
 		return errno == ENOENT ? LOCK_MISSING : LOCK_FAILED;
 	return LOCK_TAKEN;
 }
 
 /*
- * What a killed supervisor left beside its pidfile, once that is gone:
- * PIDFILE.workers and its temporary file.  A live supervisor's are
- * locked, and stay.
+ * What a killed supervisor left beside its pidfile, removed with it:
+ * PIDFILE.workers and its temporary file.
  */
-void
-pidfile_remove_workers(const char *pidfile)
+static void
+remove_workers(const char *pidfile)
 {
 	char path[PATH_MAX];
 	int n;

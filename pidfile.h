@@ -58,7 +58,6 @@ pid_t pidfile_parse(const char *buf, size_t len);
 int pidfile_write(int fd, pid_t pid);
 enum lock_result pidfile_remove(const char *path, pid_t pid);
 int pidfile_unlink_own(int dirfd, const char *name, int fd);
-void pidfile_remove_workers(const char *pidfile);
 const char *lock_result_text(enum lock_result r);
 
 #endif
