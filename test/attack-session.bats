@@ -35,7 +35,9 @@ start_then_remove_pidfile() {
 	require_strace
 	start_then_remove_pidfile
 	: >"$PF"
-	strace -f -y -o "$log" -e trace=fcntl \
+	# Only the calls on PIDFILE.workers are held: a coverage build locks
+	# its count files with fcntl(2) too as it exits.
+	strace -f -y -o "$log" -P "$PF.workers" -e trace=fcntl \
 		-e inject=fcntl:delay_enter=2000000 -- \
 		"$DAEMONIZE" --stop -p "$PF" 3>&- &
 	traced=$!
