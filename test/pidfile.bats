@@ -64,31 +64,29 @@ load helpers
 	[ "$(cmdline_of "$pid")" = "sleep 1000 " ]
 }
 
-@test "a pidfile holding anything but a PID is refused and left as it is" {
-	printf 'key=value\nmore, longer than any pid\n' >"$PF"
+# A start on $PF, which holds no PID: exit 125 with one line, the file as
+# it was, nothing started.
+assert_refused_as_is() {
 	cp "$PF" before
 	run -125 --separate-stderr "$DAEMONIZE" -p "$PF" sleep 1000
 	[ "$stderr" = "daemonize: open pidfile $PF: holds something other than a PID; left as it is" ]
 	cmp "$PF" before
 	[ -z "$(tagged_procs)" ]
+}
+
+@test "a pidfile holding anything but a PID is refused and left as it is" {
+	printf 'key=value\nmore, longer than any pid\n' >"$PF"
+	assert_refused_as_is
 }
 
 @test "a pidfile holding a PID, a NUL byte and more is refused and left as it is" {
 	printf '1234\0binary data' >"$PF"
-	cp "$PF" before
-	run -125 --separate-stderr "$DAEMONIZE" -p "$PF" sleep 1000
-	[ "$stderr" = "daemonize: open pidfile $PF: holds something other than a PID; left as it is" ]
-	cmp "$PF" before
-	[ -z "$(tagged_procs)" ]
+	assert_refused_as_is
 }
 
 @test "a pidfile whose first 31 bytes are digits but which goes on is refused" {
 	printf '%031d and then some text\n' 1 >"$PF"
-	cp "$PF" before
-	run -125 --separate-stderr "$DAEMONIZE" -p "$PF" sleep 1000
-	[ "$stderr" = "daemonize: open pidfile $PF: holds something other than a PID; left as it is" ]
-	cmp "$PF" before
-	[ -z "$(tagged_procs)" ]
+	assert_refused_as_is
 }
 
 @test "an empty stale pidfile is taken over" {
