@@ -30,38 +30,35 @@ load helpers
 
 # --- a supervisor under a manager that is gone ---
 
-# The worker's STATUS= and READY=1 reach the supervisor, which passes them
-# on to a socket with nobody behind it: it says so once, and keeps running.
-@test "a supervisor whose NOTIFY_SOCKET has no listener warns once and keeps its worker" {
-	NOTIFY_SOCKET="$BATS_TEST_TMPDIR/none.sock" "$DAEMONIZE" -n 1 -p "$PF" \
-		-e events sh -c '"$0" --notify STATUS=up READY=1 && : >"$1" &&
-			exec sleep 1000' "$DAEMONIZE" "$BATS_TEST_TMPDIR/sent"
-	sup=$(pid_in "$PF")
-	wait_until 5 '[ -e sent ] && grep -q ": notify " events'
-	cat events >&2
-	[ "$(grep -c ": notify " events)" -eq 1 ]
-	grep -q "daemonize\[$sup\]: notify $BATS_TEST_TMPDIR/none.sock: No such file or directory\$" events
-	is_alive "$sup"
-	[ -n "$(children_of "$sup")" ]
-	# Stopped by TERM, so that a coverage build writes its counts.
-	kill -TERM "$sup"
-	wait_until 5 "! is_alive $sup"
-}
-
-# A NOTIFY_SOCKET that is no socket address (neither a path nor @name).
-@test "a supervisor whose NOTIFY_SOCKET is not a socket address says so and keeps its worker" {
-	NOTIFY_SOCKET=relative "$DAEMONIZE" -n 1 -p "$PF" -e events \
+# A supervisor under NOTIFY_SOCKET=$1 whose worker sends STATUS= and
+# READY=1: the supervisor's one event about it ends in $2 (a grep pattern),
+# and it keeps running with its worker; then it is stopped by TERM, so
+# that a coverage build writes its counts.
+assert_notify_warned_once() {
+	NOTIFY_SOCKET=$1 "$DAEMONIZE" -n 1 -p "$PF" -e events \
 		sh -c '"$0" --notify STATUS=up READY=1 && : >"$1" &&
 			exec sleep 1000' "$DAEMONIZE" "$BATS_TEST_TMPDIR/sent"
 	sup=$(pid_in "$PF")
 	wait_until 5 '[ -e sent ] && grep -q ": notify " events'
 	cat events >&2
 	[ "$(grep -c ": notify " events)" -eq 1 ]
-	grep -q "daemonize\[$sup\]: notify socket relative: not a socket address\$" events
+	grep -q "daemonize\[$sup\]: notify $2\$" events
 	is_alive "$sup"
 	[ -n "$(children_of "$sup")" ]
 	kill -TERM "$sup"
 	wait_until 5 "! is_alive $sup"
+}
+
+# The worker's STATUS= and READY=1 reach the supervisor, which passes them
+# on to a socket with nobody behind it: it says so once, and keeps running.
+@test "a supervisor whose NOTIFY_SOCKET has no listener warns once and keeps its worker" {
+	assert_notify_warned_once "$BATS_TEST_TMPDIR/none.sock" \
+		"$BATS_TEST_TMPDIR/none.sock: No such file or directory"
+}
+
+# A NOTIFY_SOCKET that is no socket address (neither a path nor @name).
+@test "a supervisor whose NOTIFY_SOCKET is not a socket address says so and keeps its worker" {
+	assert_notify_warned_once relative "socket relative: not a socket address"
 }
 
 # The supervisor, alone traced, gets no socket to pass READY=1 on with;
