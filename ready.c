@@ -131,7 +131,7 @@ read_notification(int fd, pid_t pid, pid_t sid)
 		    sender != 0 ? (long)sender : -1L);
 	else
 		ready = read_lines(buf);
-	(void)recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+	ready_drop(fd);
 	return ready ? READY_YES : READY_NOT_YET;
 }
 
@@ -245,11 +245,24 @@ notify_send(char *const lines[])
 	return EXIT_OK;
 }
 
-/* A supervisor's notify socket: one datagram, as receive() says. */
+/*
+ * A supervisor's notify socket: one datagram, as receive() says, peeked:
+ * its sender may wait until it is taken (--notify does), and exit then, so
+ * it is looked up first, and ready_drop() takes it after.
+ */
 ssize_t
 ready_receive(int fd, pid_t *sender, char *buf, size_t size)
 {
-	return receive(fd, 0, sender, buf, size);
+	return receive(fd, MSG_PEEK, sender, buf, size);
+}
+
+/* Takes the datagram ready_receive() peeked at, if there is one. */
+void
+ready_drop(int fd)
+{
+	char c;
+
+	(void)recv(fd, &c, 1, MSG_DONTWAIT);
 }
 
 /*

@@ -28,6 +28,7 @@ int ready_open(struct ready *r, int ready_fd, int avoid);
 enum ready_state ready_read(const struct ready *r, pid_t pid, pid_t sid);
 int notify_send(char *const lines[]);
 ssize_t ready_receive(int fd, pid_t *sender, char *buf, size_t size);
+void ready_drop(int fd);
 bool ready_has_line(const char *text, const char *want);
 const char *ready_find_line(const char *text, const char *prefix,
     size_t *len);

@@ -65,3 +65,24 @@ start_upstream() {
 	# One run: none of its steps failed.
 	[ "$(grep -c 'started as pid' events)" -eq 1 ]
 }
+
+# --notify waits only until its datagram is taken, then exits: the
+# supervisor must know its sender (a process in a worker's group) before
+# it takes the datagram, or it looks the sender up once it is gone.  The
+# supervisor is held on each getpgid(2) it makes to find that group.
+@test "-w -n 1: a worker's --notify READY=1 counts, though --notify exits once its datagram is taken" {
+	require_strace
+	mkfifo go
+	( ("$DAEMONIZE" -w20 -n 1 -p "$PF" sh -c 'read -r _ <"$1" &&
+		"$0" --notify READY=1 && exec sleep 1000' \
+		"$DAEMONIZE" "$BATS_TEST_TMPDIR/go"; echo $? >launched) & )
+	wait_until 5 '[ -s "$PF" ]'
+	sup=$(pid_in "$PF")
+	timed_strace 20 -o trace -e trace=getpgid,restart_syscall \
+		-e inject=getpgid:delay_enter=500000 -p "$sup" 3>&- &
+	wait_in_syscall trace restart_syscall
+	echo >go
+	wait_until 10 '[ -s launched ]'
+	[ "$(cat launched)" = 0 ]
+	is_alive "$sup"
+}
