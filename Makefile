@@ -6,7 +6,10 @@ BINDIR = $(PREFIX)/bin
 MANPREFIX = $(PREFIX)/share/man
 
 CC = cc
-CFLAGS = -O2
+# Built for size: an idle supervisor maps all of its code (the kernel maps
+# a fault's neighbours too), and its size is what it costs beside each
+# service.  The unwind tables are for C++ exceptions; C has none.
+CFLAGS = -Os -fno-asynchronous-unwind-tables
 # Our warnings live apart from CFLAGS, so that CFLAGS=... keeps them.
 WARNINGS = -std=c11 -Wall -Wextra -Wpedantic -Werror -Wshadow \
 	-Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wwrite-strings \

@@ -1,6 +1,7 @@
 /*
  * Process helpers shared by the launcher, --stop and the supervisor.
  */
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -13,6 +14,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -75,6 +77,15 @@ struct pins {
 	int n;
 };
 
+/* The mapping of /proc/self/smaps being read, and its line so far. */
+struct smaps {
+	char line[256];		/* enough for the address, mode and path */
+	size_t len;
+	uintptr_t start, end;
+	bool clean_file;	/* private, read-only, of a file */
+	uintptr_t stack_start, stack_end;
+};
+
 /* A reading of our children's list: what to do with each not kept. */
 struct children {
 	const pid_t *keep;
@@ -108,6 +119,8 @@ static void take_child(struct children *, long);
 static bool take_signalled(struct signalled *, pid_t);
 static void send_and_continue(pid_t, int);
 static int close_fds_by_proc(int);
+static void smaps_line(struct smaps *);
+static void drop_stack_below(const struct smaps *, uintptr_t);
 static void reset_signal(int);
 
 /* A signal by name (TERM, SIGTERM, term) or number; -1 if none. */
@@ -567,6 +580,76 @@ coverage_flush(void)
 	__gcov_dump();
 	__gcov_reset();
 #endif
+}
+
+/*
+ * A long-lived process maps what it ran only on its way (its start, the
+ * loader's relocations): the pages stay in its page tables, and count in
+ * its RSS and PSS, for as long as it lives.  Dropped here: the pages of
+ * files mapped private and read-only with no private copy (code and
+ * constants; a relocated table, copied once written, is kept), which come
+ * back from the page cache if ever touched again, and the stack below our
+ * frame.  Nothing is lost but the mappings.
+ */
+void
+proc_drop_startup_pages(void)
+{
+	struct smaps m = { .len = 0 };
+	char buf[1024];
+	ssize_t n, i;
+	int fd;
+
+	fd = open("/proc/self/smaps", O_RDONLY | O_CLOEXEC);
+	if (fd == -1)
+		return;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		for (i = 0; i < n; i++) {
+			if (buf[i] == '\n') {
+				m.line[m.len] = '\0';
+				smaps_line(&m);
+				m.len = 0;
+			} else if (m.len < sizeof(m.line) - 1)
+				m.line[m.len++] = buf[i];
+		}
+	(void)close(fd);
+	drop_stack_below(&m, (uintptr_t)&m);
+}
+
+/* A mapping's first line ("start-end mode offset dev inode path"), or one
+ * of its fields: Anonymous says whether any page of it is a private copy. */
+static void
+smaps_line(struct smaps *m)
+{
+	char *p = m->line, *mode;
+
+	if (isxdigit((unsigned char)p[0]) && !isupper((unsigned char)p[0])) {
+		m->start = (uintptr_t)strtoull(p, &p, 16);
+		m->end = (uintptr_t)strtoull(p + 1, &mode, 16);
+		m->clean_file = strncmp(mode, " r-", 3) == 0 &&
+		    mode[4] == 'p' && strchr(mode, '/') != NULL;
+		if (strstr(mode, " [stack]") != NULL) {
+			m->stack_start = m->start;
+			m->stack_end = m->end;
+		}
+	} else if (strncmp(p, "Anonymous:", 10) == 0 && m->clean_file &&
+	    strtoul(p + 10, NULL, 10) == 0)
+		(void)madvise((void *)m->start, m->end - m->start,
+		    MADV_DONTNEED);
+}
+
+/* The stack grows down: below sp, a page's margin kept, nothing is live. */
+static void
+drop_stack_below(const struct smaps *m, uintptr_t sp)
+{
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), top;
+
+	/* (A sanitizer may keep our locals on a stack of its own.) */
+	if (sp <= m->stack_start || sp >= m->stack_end)
+		return;
+	top = (sp & ~(page - 1)) - page;
+	if (top > m->stack_start)
+		(void)madvise((void *)m->stack_start, top - m->stack_start,
+		    MADV_DONTNEED);
 }
 
 long

@@ -70,6 +70,7 @@ void test_pause(const char *step);
 #define test_pause(step) ((void)0)
 #endif
 void coverage_flush(void);
+void proc_drop_startup_pages(void);
 long now_ms(void);
 void nap_ms(long ms);
 

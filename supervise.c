@@ -651,6 +651,7 @@ started(struct supervisor *sv)
 	}
 	msg_to_pipe(-1);
 	sv->running = true;
+	proc_drop_startup_pages();
 }
 
 /*
