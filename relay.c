@@ -28,10 +28,10 @@
 #include "proc.h"
 #include "relay.h"
 
-/* What a pipe of ours holds (unprivileged, Linux allows up to 1 MiB). */
-#define PIPE_SIZE (256 * 1024)
+/* What a pipe of a fast writer grows to (Linux's most, unprivileged). */
+#define PIPE_MAX (1024 * 1024)
 /* One read: all a pipe holds. */
-#define READ_SIZE PIPE_SIZE
+#define READ_SIZE PIPE_MAX
 /* Reads of one stream before the others get their turn. */
 #define READS_PER_TURN 4
 /* A line being gathered takes memory in steps of this. */
@@ -64,8 +64,11 @@ static struct relay_output *output(struct relay *, int);
 static bool same_file(int, int);
 static int room_for_one(struct relay *);
 static void take_stream(struct relay *, struct relay_stream *, int);
+static void grow_pipe(struct relay_stream *);
 static void feed(struct relay *, struct relay_stream *, const char *,
     size_t);
+static const char *take_lines(struct relay *, struct relay_stream *,
+    const char *, const char *, struct batch *);
 static const char *take_line(struct relay *, struct relay_stream *,
     const char *, const char *, struct batch *);
 static int keep(struct relay_stream *, const char *, size_t);
@@ -178,15 +181,13 @@ relay_pipes(struct relay *r, int worker, int fds[2])
 		if (pipe2(p, O_CLOEXEC) == -1 ||
 		    fcntl(p[0], F_SETFL, O_NONBLOCK) == -1)
 			return fail(EXIT_SELF, "create pipe");
-		/* A larger pipe: a quarter as many turns of writer and relay
-		 * for a fast writer.  Refused beyond the limit: no matter. */
-		(void)fcntl(p[0], F_SETPIPE_SZ, PIPE_SIZE);
 		p[0] = move_fd_off(p[0], r->s.avoid);
 		p[1] = move_fd_off(p[1], r->s.avoid);
 		if (p[0] == -1 || p[1] == -1 || room_for_one(r) == -1)
 			return fail(EXIT_SELF, "create pipe");
 		r->streams[r->nstreams++] = (struct relay_stream){ .fd = p[0],
-		    .worker = worker, .to = to };
+		    .worker = worker, .to = to,
+		    .pipe_size = fcntl(p[0], F_GETPIPE_SZ) };
 		fds[to] = p[1];
 	}
 	return 0;
@@ -284,6 +285,8 @@ take_stream(struct relay *r, struct relay_stream *st, int turns)
 	while (turns-- > 0 && st->fd != -1) {
 		n = read(st->fd, r->buf, READ_SIZE);
 		if (n > 0) {
+			if (n == st->pipe_size)
+				grow_pipe(st);
 			feed(r, st, r->buf, (size_t)n);
 			/* Its reader gone, a pipe passes that on, as without
 			 * us: the command gets SIGPIPE at its next write. */
@@ -298,6 +301,21 @@ take_stream(struct relay *r, struct relay_stream *st, int turns)
 		else
 			end_stream(r, st);
 	}
+}
+
+/*
+ * A read took all the pipe held: its writer waited for us.  A pipe of a
+ * megabyte lets it write 16 times as long before it waits (and the kernel
+ * wakes us as many times fewer); only such a pipe gets one, since all of a
+ * user's pipes share a quota (fs.pipe-user-pages-soft), and beyond it the
+ * kernel refuses, which is no matter: the pipe stays as it is.
+ */
+static void
+grow_pipe(struct relay_stream *st)
+{
+	int size = fcntl(st->fd, F_SETPIPE_SZ, PIPE_MAX);
+
+	st->pipe_size = size > st->pipe_size ? size : -1;
 }
 
 /*
@@ -326,9 +344,32 @@ feed(struct relay *r, struct relay_stream *st, const char *data, size_t n)
 	struct batch b = { .n = 0 };
 
 	begin(r);
+	data = take_lines(r, st, data, end, &b);
 	while (data < end)
 		data = take_line(r, st, data, end, &b);
 	flush(r, st->to, &b);
+}
+
+/*
+ * Where no line needs a look of its own (no stamp, no syslog, none begun
+ * in an earlier read, none that could be too long), the complete lines at
+ * the head of data go as one piece: where the rest begins.
+ */
+static const char *
+take_lines(struct relay *r, struct relay_stream *st, const char *data,
+    const char *end, struct batch *b)
+{
+	size_t n = (size_t)(end - data);
+	const char *nl;
+
+	if (r->s.stamps || r->syslog_up || st->len > 0 ||
+	    n > (size_t)RELAY_LINE_MAX + 1)
+		return data;
+	nl = memrchr(data, '\n', n);
+	if (nl == NULL)
+		return data;
+	emit(r, st, data, (size_t)(nl - data) + 1, b);
+	return nl + 1;
 }
 
 /*

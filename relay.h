@@ -44,6 +44,7 @@ struct relay_stream {
 	char *line;		/* the line so far */
 	size_t len, size;
 	bool continued;		/* the line goes on a cut one */
+	int pipe_size;		/* what it holds; -1 once it cannot grow */
 };
 
 /* A destination: what is written, and what could not be. */

@@ -1,0 +1,69 @@
+#!/usr/bin/env bats
+# The relay's pipes: each starts as any new pipe does, and only one whose
+# writer filled it grows, to 1 MiB, so that a fast writer waits less and a
+# user's quota of pipe memory goes to the streams that need it.
+
+bats_require_minimum_version 1.5.0
+load helpers
+load relay-helpers
+
+# The worker: "size" gets what its standard output, the relay's pipe,
+# holds at first and what a new pipe holds; then, once "go" has a line, it
+# writes FILL ("full": what its pipe holds, exactly; "line": one line),
+# says so in "written", and once WANT ("grown": a pipe of 1 MiB; "read":
+# "out" has its line) holds, or 5 s have passed, adds what the pipe holds.
+write_worker() {
+	script worker <<'PERL'
+#!/usr/bin/perl
+use strict;
+my ($fill, $want) = @ARGV;
+my $size = fcntl(STDOUT, 1032, 0) or die "F_GETPIPE_SZ: $!";
+pipe(my $r, my $w) or die "pipe: $!";
+my $fresh = fcntl($w, 1032, 0) or die "F_GETPIPE_SZ: $!";
+open(my $go, "<", "go") or die "go: $!";
+<$go>;
+$| = 1;
+print STDOUT ($fill eq "full" ? "x" x ($size - 1) . "\n" : "a line\n");
+open(my $m, ">", "written") or die "written: $!";
+close $m;
+my $now = $size;
+for (1 .. 500) {
+	$now = fcntl(STDOUT, 1032, 0);
+	last if $want eq "grown" ? $now == 1048576 : -s "out";
+	select(undef, undef, undef, 0.01);
+}
+$now = fcntl(STDOUT, 1032, 0) if $want eq "read";
+open(my $s, ">", "size.tmp") or die "size: $!";
+print $s "$size $fresh $now\n";
+close $s;
+rename "size.tmp", "size";
+sleep 1000;
+PERL
+	mkfifo go
+}
+
+@test "-H: a pipe its writer filled grows to 1 MiB" {
+	write_worker
+	"$DAEMONIZE" -H -c "$PWD" -o out -p "$PF" ./worker full grown
+	sup=$(pid_in "$PF")
+	# The relay stopped, the pipe fills with what it holds, no more.
+	kill -STOP "$sup"
+	timeout 5 sh -c "echo >go"
+	wait_until 5 '[ -e written ]'
+	kill -CONT "$sup"
+	wait_until 10 '[ -e size ]'
+	read -r first fresh now <size
+	[ "$first" = "$fresh" ]
+	[ "$now" = 1048576 ]
+}
+
+@test "-H: a pipe whose writer writes a line holds what any new pipe holds" {
+	write_worker
+	"$DAEMONIZE" -H -c "$PWD" -o out -p "$PF" ./worker line read
+	timeout 5 sh -c "echo >go"
+	wait_until 10 '[ -e size ]'
+	read -r first fresh now <size
+	[ "$first" = "$fresh" ]
+	[ "$now" = "$fresh" ]
+	[ "$(cat out)" = "a line" ]
+}
