@@ -99,8 +99,11 @@ bench/timer: bench/timer.c
 bench/lines: bench/lines.c
 	$(CC) $(WARNINGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ bench/lines.c
 
+bench/copy: bench/copy.c
+	$(CC) $(WARNINGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ bench/copy.c
+
 bench: daemonize daemonize-static bench/floor bench/floor-static bench/timer \
-	bench/lines bench/crash
+	bench/lines bench/copy bench/crash
 	bench/run.sh
 
 # The soak alone (about 2 minutes; bench/README.md), its tables printed.
@@ -242,7 +245,8 @@ uninstall:
 
 clean:
 	rm -f daemonize daemonize-san daemonize-static $(TESTBINS) fmt-check \
-	    bench/floor bench/floor-static bench/timer bench/lines bench/crash
+	    bench/floor bench/floor-static bench/timer bench/lines bench/copy \
+	    bench/crash
 	rm -rf build cov
 
 .PHONY: all static bench soak check sanitize analyze check-clang check-static \
