@@ -51,6 +51,8 @@ void __gcov_reset(void);
 #define KILL_WAIT_MS 5000
 /* How many process groups one stop signals. */
 #define PINS_MAX 1024
+/* How many mappings proc_drop_startup_pages() drops, at most. */
+#define SMAPS_DROPS 32
 /* How many children a stop remembers having signalled. */
 #define SIGNALLED_MAX 256
 
@@ -84,6 +86,10 @@ struct smaps {
 	uintptr_t start, end;
 	bool clean_file;	/* private, read-only, of a file */
 	uintptr_t stack_start, stack_end;
+	struct {
+		uintptr_t start, end;
+	} drop[SMAPS_DROPS];	/* the mappings to drop */
+	int ndrop;
 };
 
 /* A reading of our children's list: what to do with each not kept. */
@@ -613,6 +619,11 @@ proc_drop_startup_pages(void)
 		}
 	(void)close(fd);
 	drop_stack_below(&m, (uintptr_t)&m);
+	/* All at the end: a constant we read after its page was dropped
+	 * would map it again, and the kernel maps its neighbours with it. */
+	for (i = 0; i < m.ndrop; i++)
+		(void)madvise((void *)m.drop[i].start,
+		    m.drop[i].end - m.drop[i].start, MADV_DONTNEED);
 }
 
 /* A mapping's first line ("start-end mode offset dev inode path"), or one
@@ -632,9 +643,10 @@ smaps_line(struct smaps *m)
 			m->stack_end = m->end;
 		}
 	} else if (strncmp(p, "Anonymous:", 10) == 0 && m->clean_file &&
-	    strtoul(p + 10, NULL, 10) == 0)
-		(void)madvise((void *)m->start, m->end - m->start,
-		    MADV_DONTNEED);
+	    strtoul(p + 10, NULL, 10) == 0 && m->ndrop < SMAPS_DROPS) {
+		m->drop[m->ndrop].start = m->start;
+		m->drop[m->ndrop++].end = m->end;
+	}
 }
 
 /* The stack grows down: below sp, a page's margin kept, nothing is live. */

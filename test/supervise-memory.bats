@@ -29,10 +29,31 @@ start_foreground_supervisor() {
 	exe=$(readlink "/proc/$sv/exe")
 }
 
+# The KiB mapped of PID's read-only mappings of FILE that hold no page of
+# its own (its headers and constants, not a relocated table), one a line,
+# with their offsets.
+clean_read_only_rss() {
+	awk -v file="$2" '
+		/^[0-9a-f]+-[0-9a-f]+ / { here = ($2 == "r--p" && $6 == file); off = $3 }
+		here && /^Rss:/ { rss = $2 }
+		here && /^Anonymous:/ && $2 == 0 { print off, rss }
+	' "/proc/$1/smaps"
+}
+
 @test "-f -r: once its worker runs, the supervisor maps none of its executable's headers" {
 	start_foreground_supervisor
 	[ -n "$(mapping_rss "$sv" "$exe" 00000000)" ]
 	wait_until 5 '[ "$(mapping_rss "$sv" "$exe" 00000000)" = 0 ]'
+}
+
+# Its constants are read on the way too, by the very reading of what to
+# drop: they are dropped after it.
+@test "-f -r: once its worker runs, the supervisor maps none of its executable's constants" {
+	start_foreground_supervisor
+	wait_until 5 '[ "$(mapping_rss "$sv" "$exe" 00000000)" = 0 ]'
+	clean_read_only_rss "$sv" "$exe" >&2
+	[ "$(clean_read_only_rss "$sv" "$exe" | wc -l)" -ge 2 ]
+	[ -z "$(clean_read_only_rss "$sv" "$exe" | awk '$2 != 0')" ]
 }
 
 @test "-f -r: once its worker runs, the supervisor maps none of the loader's code" {
