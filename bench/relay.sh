@@ -96,8 +96,8 @@ relay_rows() {
 	echo "(c) \`daemonize -f -H -o FILE\`${sep}0${sep}0${sep}./daemonize -f -H -o $f -- $w $RELAY_DIR/cpu"
 	echo "(d) \`daemonize -f -T -o FILE\`${sep}0${sep}0${sep}./daemonize -f -T -o $f -- $w $RELAY_DIR/cpu"
 	echo "(e) \`daemonize -f -S -o FILE\`, no /dev/log${sep}1${sep}0${sep}./daemonize -f -S -o $f -- $w $RELAY_DIR/cpu"
-	echo "(f) \`lines | copy >FILE\`: a pipe of 1 MiB read and appended, the floor of a relay${sep}0${sep}1${sep}$WORK/copy-pipe $w $RELAY_DIR/cpu"
-	echo "(g) \`lines | copy -s >FILE\`: spliced, the file not in O_APPEND, the floor of any relay${sep}0${sep}1${sep}$WORK/splice-pipe $w $RELAY_DIR/cpu"
+	echo "(f) \`lines\` piped to \`copy >FILE\`: a pipe of 1 MiB read and appended, the floor of a relay${sep}0${sep}1${sep}$WORK/copy-pipe $w $RELAY_DIR/cpu"
+	echo "(g) \`lines\` piped to \`copy -s >FILE\`: spliced, the file not in O_APPEND, the floor of any relay${sep}0${sep}1${sep}$WORK/splice-pipe $w $RELAY_DIR/cpu"
 }
 
 # Runs one row once: prints the runner's line, or "skip" where a row needs

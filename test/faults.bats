@@ -302,17 +302,6 @@ without_dev_null() {
 
 # --- fork failing ---
 
-# A user ID no process has: RLIMIT_NPROC counts every process of the real
-# user, zombies too (PID 1 here reaps late), so nobody's count would drift.
-fresh_uid() {
-	local uid
-	while :; do
-		uid=$((3000000 + RANDOM * 32 + RANDOM % 32))
-		[ -z "$(ps -o pid= -u "$uid")" ] && break
-	done
-	printf '%s\n' "$uid"
-}
-
 # Runs daemonize ARGS as a fresh user allowed N processes, itself included,
 # in a public directory whose pidfile is d.pid; killed after 6 s.
 # with_nproc N ARGS...

@@ -245,6 +245,18 @@ remove_public_dirs() {
 	done <"$BATS_TEST_TMPDIR/.public-dirs"
 }
 
+# A user ID no process has: RLIMIT_NPROC counts every process of the real
+# user, zombies too (PID 1 here reaps late), so nobody's count would drift,
+# and another suite run at once may start and end processes as nobody.
+fresh_uid() {
+	local uid
+	while :; do
+		uid=$((3000000 + RANDOM * 32 + RANDOM % 32))
+		[ -z "$(ps -o pid= -u "$uid")" ] && break
+	done
+	printf '%s\n' "$uid"
+}
+
 # Runs CMD as nobody when root; as the current user otherwise.
 as_nobody() {
 	if [ "$(id -u)" -eq 0 ]; then
