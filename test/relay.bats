@@ -112,6 +112,15 @@ load relay-helpers
 	assert_nothing_left
 }
 
+@test "a -t TAG with a space, a control character or DEL exits 2 with one line showing it escaped, and starts nothing" {
+	local shown=('my tag' 'my\ttag' 'my\177tag') tags=('my tag' $'my\ttag' $'my\x7ftag') k
+	for k in 0 1 2; do
+		run -2 --separate-stderr "$DAEMONIZE" -S -t "${tags[k]}" -p "$PF" sleep 1000
+		[ "$stderr" = "daemonize: option -t wants a tag of printable characters without spaces, not '${shown[k]}' (try 'daemonize --help')" ]
+		assert_nothing_left
+	done
+}
+
 @test "-H without -o or -e exits 2 with one line, and starts nothing" {
 	run_relayed_true -H -T -S -e err
 	[ "$status" -eq 0 ]
