@@ -62,7 +62,7 @@ clean_read_only_rss() {
 		"/proc/$sv/maps")
 	[ -n "$loader" ] || skip "a static build: no loader"
 	read -r file off <<<"$loader"
-	wait_until 5 '[ "$(mapping_rss "$sv" "$file" "$off")" = 0 ]'
+	wait_until 5 "[ \"\$(mapping_rss $sv $file $off)\" = 0 ]"
 }
 
 @test "-f -r: with its start's pages dropped, the supervisor restarts a killed worker and stops" {
