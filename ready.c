@@ -138,7 +138,8 @@ read_notification(int fd, pid_t pid, pid_t sid)
 /*
  * One datagram into buf (size bytes, made a string), and who sent it (0
  * if the kernel did not say).  Its length, 0 if there was nothing, or -1
- * with a failure recorded.
+ * with a failure recorded.  An empty datagram peeked at is taken at once:
+ * left, it would stay first in the queue, readable, hiding the rest.
  */
 static ssize_t
 receive(int fd, int flags, pid_t *sender, char *buf, size_t size)
@@ -156,6 +157,8 @@ receive(int fd, int flags, pid_t *sender, char *buf, size_t size)
 		return 0;
 	if (n == -1)
 		return fail(EXIT_SELF, "read notify socket");
+	if (n == 0 && (flags & MSG_PEEK))
+		ready_drop(fd);
 	buf[n] = '\0';
 	for (c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c))
 		if (c->cmsg_level == SOL_SOCKET &&

@@ -32,6 +32,8 @@
 #define PIPE_MAX (1024 * 1024)
 /* One read: all a pipe holds. */
 #define READ_SIZE PIPE_MAX
+/* What a new pipe holds: a read of no more is no burst. */
+#define QUIET_READ (64 * 1024)
 /* Reads of one stream before the others get their turn. */
 #define READS_PER_TURN 4
 /* A line being gathered takes memory in steps of this. */
@@ -65,6 +67,7 @@ static bool same_file(int, int);
 static int room_for_one(struct relay *);
 static void take_stream(struct relay *, struct relay_stream *, int);
 static void grow_pipe(struct relay_stream *);
+static void give_back_buf(struct relay *);
 static void feed(struct relay *, struct relay_stream *, const char *,
     size_t);
 static const char *take_lines(struct relay *, struct relay_stream *,
@@ -99,7 +102,10 @@ relay_open(struct relay *r, const struct relay_setup *s, int workers)
 	    .log = { .fd = -1, .avoid = s->avoid, .stamp_at = -1 },
 	    .self = getpid(), .clock = { .sec = -1 } };
 	r->streams = calloc((size_t)r->max_streams, sizeof(*r->streams));
-	r->buf = malloc(READ_SIZE);
+	r->buf = mmap(NULL, READ_SIZE, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (r->buf == MAP_FAILED)
+		r->buf = NULL;
 	r->gather = s->stamps ? malloc(GATHER_SIZE) : NULL;
 	if (r->streams == NULL || r->buf == NULL ||
 	    (s->stamps && r->gather == NULL))
@@ -280,11 +286,14 @@ relay_take(struct relay *r, const struct pollfd *pfd, int n)
 static void
 take_stream(struct relay *r, struct relay_stream *st, int turns)
 {
-	ssize_t n;
+	ssize_t n, last = 0;
 
 	while (turns-- > 0 && st->fd != -1) {
 		n = read(st->fd, r->buf, READ_SIZE);
 		if (n > 0) {
+			last = n;
+			if ((size_t)n > r->buf_used)
+				r->buf_used = (size_t)n;
 			if (n == st->pipe_size)
 				grow_pipe(st);
 			feed(r, st, r->buf, (size_t)n);
@@ -296,11 +305,29 @@ take_stream(struct relay *r, struct relay_stream *st, int turns)
 			}
 		} else if (n == -1 && errno == EINTR)
 			continue;
-		else if (n == -1 && errno == EAGAIN)
+		else if (n == -1 && errno == EAGAIN) {
+			if (last < QUIET_READ)
+				give_back_buf(r);
 			return;
-		else
+		} else
 			end_stream(r, st);
 	}
+}
+
+/*
+ * The pipe is empty, and its last read took no more than a new pipe holds:
+ * a burst, if there was one, is over.  What reads of it touched of the
+ * buffer beyond that goes back, or an idle supervisor would keep, for as
+ * long as it lives, the memory of its busiest moment.
+ */
+static void
+give_back_buf(struct relay *r)
+{
+	if (r->buf_used <= QUIET_READ)
+		return;
+	(void)madvise(r->buf + QUIET_READ, r->buf_used - QUIET_READ,
+	    MADV_DONTNEED);
+	r->buf_used = QUIET_READ;
 }
 
 /*
@@ -861,7 +888,8 @@ relay_free(struct relay *r)
 
 	logsend_close(&r->log);
 	free(r->streams);
-	free(r->buf);
+	if (r->buf != NULL)
+		(void)munmap(r->buf, READ_SIZE);
 	free(r->gather);
 	r->streams = NULL;
 	r->buf = r->gather = NULL;

@@ -68,7 +68,8 @@ struct relay {
 	int nstreams, max_streams;
 	struct relay_output out[2];
 	bool same;		/* one file for both */
-	char *buf;		/* a read's worth */
+	char *buf;		/* a read's worth, a mapping of its own */
+	size_t buf_used;	/* of buf: what reads touched since */
 	char *gather;		/* -T: stamps and lines, copied together */
 	struct logsend log;
 	bool syslog_up;		/* for the lines of this read */

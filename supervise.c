@@ -1145,10 +1145,10 @@ take_notification(struct supervisor *sv)
 	int i;
 
 	n = ready_receive(sv->notify, &sender, buf, sizeof(buf));
-	i = n > 0 ? worker_of(sv, sender) : -1;
-	ready_drop(sv->notify);
 	if (n <= 0)
 		return;
+	i = worker_of(sv, sender);
+	ready_drop(sv->notify);
 	if (i != -1 && ready_has_line(buf, "READY=1"))
 		sv->w[i].ready = true;
 	status = ready_find_line(buf, "STATUS=", &len);

@@ -70,6 +70,20 @@ now_ms() {
 	[ "$rc" -eq 124 ]
 }
 
+# Anyone may send to the abstract socket.  An empty datagram peeked is
+# one of 0 bytes, as is none at all: left there, it stayed at the head of
+# the queue, the launcher spun on it and never read the READY=1 after it.
+@test "-w: an empty datagram before READY=1 is taken, and READY=1 counts" {
+	require_command python3
+	run -0 "$DAEMONIZE" -w3 -p "$PF" python3 -c 'import os, socket, time
+name = os.environ["NOTIFY_SOCKET"].replace("@", "\0", 1)
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.sendto(b"", name)
+s.sendto(b"READY=1\n", name)
+time.sleep(1000)'
+	is_alive "$(pid_in "$PF")"
+}
+
 # Stops the background launcher with SIGTERM: it must exit 143 and leave
 # neither the daemon nor its pidfile.
 assert_interrupt_stops_daemon() {

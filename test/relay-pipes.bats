@@ -67,3 +67,51 @@ PERL
 	[ "$now" = "$fresh" ]
 	[ "$(cat out)" = "a line" ]
 }
+
+# The supervisor's anonymous memory, in kB.
+anonymous_kb() {
+	awk '/^Anonymous:/ { print $2 }' "/proc/$1/smaps_rollup"
+}
+
+# A read of 1 MiB, all a grown pipe holds, touches all of the relay's
+# buffer; once the writer is quiet, the relay gives back what a new pipe's
+# read would not have touched.  The relay is stopped while the worker
+# fills its pipe, first with what it holds at first (it grows), then with
+# 1 MiB; then the worker writes "end".
+@test "-H: once a burst that filled a grown pipe is over, the relay keeps no more of its read buffer than a new pipe's worth" {
+	script worker <<'PERL'
+#!/usr/bin/perl
+use strict;
+sub fill { my $n = shift; syswrite(STDOUT, ("x" x 1023 . "\n") x ($n / 1024)) == $n or die "write: $!"; }
+sub mark { open(my $f, ">", shift) or die "mark: $!"; close $f; }
+sub wait_for { open(my $f, "<", shift) or die "fifo: $!"; <$f>; }
+wait_for("go");
+fill(fcntl(STDOUT, 1032, 0));
+mark("filled");
+select(undef, undef, undef, 0.01) while fcntl(STDOUT, 1032, 0) != 1048576;
+mark("grown");
+wait_for("go2");
+fill(1048576);
+mark("full");
+$| = 1;
+print "end\n";
+sleep 1000;
+PERL
+	mkfifo go go2
+	"$DAEMONIZE" -H -c "$PWD" -o out -p "$PF" ./worker
+	sup=$(pid_in "$PF")
+	wait_until 5 '[ -n "$(children_of "$sup")" ]'
+	before=$(anonymous_kb "$sup")
+	kill -STOP "$sup"
+	timeout 5 sh -c "echo >go"
+	wait_until 5 '[ -e filled ]'
+	kill -CONT "$sup"
+	wait_until 5 '[ -e grown ]'
+	kill -STOP "$sup"
+	timeout 5 sh -c "echo >go2"
+	wait_until 5 '[ -e full ]'
+	kill -CONT "$sup"
+	wait_until 10 '[ "$(tail -n 1 out)" = end ]'
+	echo "anonymous: $before kB before, $(anonymous_kb "$sup") kB after" >&2
+	(($(anonymous_kb "$sup") - before < 512))
+}

@@ -66,23 +66,41 @@ start_upstream() {
 	[ "$(grep -c 'started as pid' events)" -eq 1 ]
 }
 
-# --notify waits only until its datagram is taken, then exits: the
-# supervisor must know its sender (a process in a worker's group) before
-# it takes the datagram, or it looks the sender up once it is gone.  The
-# supervisor is held on each getpgid(2) it makes to find that group.
-@test "-w -n 1: a worker's --notify READY=1 counts, though --notify exits once its datagram is taken" {
-	require_strace
+# A start, -w20 -n 1, in the background, whose worker sends READY=1 with
+# --notify once a line is written to the fifo go: the supervisor ($sup) is
+# traced by strace with the arguments given (and restart_syscall, to know
+# when it is attached), the line written, and the start's exit status
+# waited for; 0 if the supervisor counted the READY=1.
+notify_while_traced() {
 	mkfifo go
 	( ("$DAEMONIZE" -w20 -n 1 -p "$PF" sh -c 'read -r _ <"$1" &&
 		"$0" --notify READY=1 && exec sleep 1000' \
 		"$DAEMONIZE" "$BATS_TEST_TMPDIR/go"; echo $? >launched) & )
 	wait_until 5 '[ -s "$PF" ]'
 	sup=$(pid_in "$PF")
-	timed_strace 20 -o trace -e trace=getpgid,restart_syscall \
-		-e inject=getpgid:delay_enter=500000 -p "$sup" 3>&- &
+	timed_strace 20 -o trace "$@" -p "$sup" 3>&- &
 	wait_in_syscall trace restart_syscall
 	echo >go
 	wait_until 10 '[ -s launched ]'
 	[ "$(cat launched)" = 0 ]
 	is_alive "$sup"
+}
+
+# --notify waits only until its datagram is taken, then exits: the
+# supervisor must know its sender (a process in a worker's group) before
+# it takes the datagram, or it looks the sender up once it is gone.  The
+# supervisor is held on each getpgid(2) it makes to find that group.
+@test "-w -n 1: a worker's --notify READY=1 counts, though --notify exits once its datagram is taken" {
+	require_strace
+	notify_while_traced -e trace=getpgid,restart_syscall \
+		-e inject=getpgid:delay_enter=500000
+}
+
+# A peek that would block saw no datagram: nothing may be taken then, or
+# the one poll(2) found is dropped unread.  The supervisor's first
+# recvmsg(2) after the worker's READY=1 is made to fail with EAGAIN.
+@test "-w -n 1: a worker's READY=1 whose first read would block is read again, not dropped" {
+	require_strace
+	notify_while_traced -e trace=recvmsg,restart_syscall \
+		-e inject=recvmsg:error=EAGAIN:when=1
 }
