@@ -68,6 +68,7 @@ static int room_for_one(struct relay *);
 static void take_stream(struct relay *, struct relay_stream *, int);
 static void grow_pipe(struct relay_stream *);
 static void give_back_buf(struct relay *);
+static char *map_buffer(size_t);
 static void feed(struct relay *, struct relay_stream *, const char *,
     size_t);
 static const char *take_lines(struct relay *, struct relay_stream *,
@@ -102,11 +103,8 @@ relay_open(struct relay *r, const struct relay_setup *s, int workers)
 	    .log = { .fd = -1, .avoid = s->avoid, .stamp_at = -1 },
 	    .self = getpid(), .clock = { .sec = -1 } };
 	r->streams = calloc((size_t)r->max_streams, sizeof(*r->streams));
-	r->buf = mmap(NULL, READ_SIZE, PROT_READ | PROT_WRITE,
-	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (r->buf == MAP_FAILED)
-		r->buf = NULL;
-	r->gather = s->stamps ? malloc(GATHER_SIZE) : NULL;
+	r->buf = map_buffer(READ_SIZE);
+	r->gather = s->stamps ? map_buffer(GATHER_SIZE) : NULL;
 	if (r->streams == NULL || r->buf == NULL ||
 	    (s->stamps && r->gather == NULL))
 		return fail(EXIT_SELF, "allocate memory");
@@ -114,6 +112,16 @@ relay_open(struct relay *r, const struct relay_setup *s, int workers)
 	for (to = 0; to < 2; to++)
 		set_output(&r->out[to], to == 0 ? s->out : s->err);
 	return 0;
+}
+
+/* A buffer of its own, whose pages can be given back (give_back_buf). */
+static char *
+map_buffer(size_t size)
+{
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
 }
 
 /*
@@ -323,11 +331,16 @@ take_stream(struct relay *r, struct relay_stream *st, int turns)
 static void
 give_back_buf(struct relay *r)
 {
-	if (r->buf_used <= QUIET_READ)
-		return;
-	(void)madvise(r->buf + QUIET_READ, r->buf_used - QUIET_READ,
-	    MADV_DONTNEED);
-	r->buf_used = QUIET_READ;
+	if (r->buf_used > QUIET_READ) {
+		(void)madvise(r->buf + QUIET_READ, r->buf_used - QUIET_READ,
+		    MADV_DONTNEED);
+		r->buf_used = QUIET_READ;
+	}
+	if (r->gather_used > QUIET_READ) {
+		(void)madvise(r->gather + QUIET_READ, r->gather_used -
+		    QUIET_READ, MADV_DONTNEED);
+		r->gather_used = QUIET_READ;
+	}
 }
 
 /*
@@ -340,8 +353,11 @@ give_back_buf(struct relay *r)
 static void
 grow_pipe(struct relay_stream *st)
 {
-	int size = fcntl(st->fd, F_SETPIPE_SZ, PIPE_MAX);
+	int size = fcntl(st->fd, F_GETPIPE_SZ);
 
+	/* (Its writer may have grown it, past our most, as root can.) */
+	if (size < PIPE_MAX)
+		size = fcntl(st->fd, F_SETPIPE_SZ, PIPE_MAX);
 	st->pipe_size = size > st->pipe_size ? size : -1;
 }
 
@@ -562,6 +578,8 @@ flush(struct relay *r, int to, struct batch *b)
 			    b->iov[i].iov_len);
 			one.iov_len += b->iov[i].iov_len;
 		}
+		if (one.iov_len > r->gather_used)
+			r->gather_used = one.iov_len;
 		put(r, to, &one, 1, one.iov_len);
 	} else if (b->n > 0)
 		put(r, to, b->iov, b->n, b->bytes);
@@ -890,7 +908,8 @@ relay_free(struct relay *r)
 	free(r->streams);
 	if (r->buf != NULL)
 		(void)munmap(r->buf, READ_SIZE);
-	free(r->gather);
+	if (r->gather != NULL)
+		(void)munmap(r->gather, GATHER_SIZE);
 	r->streams = NULL;
 	r->buf = r->gather = NULL;
 	for (to = 0; to < 2; to++) {

@@ -71,6 +71,7 @@ struct relay {
 	char *buf;		/* a read's worth, a mapping of its own */
 	size_t buf_used;	/* of buf: what reads touched since */
 	char *gather;		/* -T: stamps and lines, copied together */
+	size_t gather_used;	/* of gather: what flushes touched since */
 	struct logsend log;
 	bool syslog_up;		/* for the lines of this read */
 	pid_t self;

@@ -61,7 +61,6 @@ clean_read_only_rss() {
 	loader=$(awk '$2 ~ /^r-x/ && $6 ~ /\/ld-linux|\/ld-musl/ { print $6, $3; exit }' \
 		"/proc/$sv/maps")
 	[ -n "$loader" ] || skip "a static build: no loader"
-	# shellcheck disable=SC2034 # used in the condition below
 	read -r file off <<<"$loader"
 	wait_until 5 "[ \"\$(mapping_rss $sv $file $off)\" = 0 ]"
 }
