@@ -22,7 +22,6 @@
 #define NOTIFY_LINGER_MS 5000
 
 static int open_notify_socket(struct ready *, int);
-static enum ready_state read_pipe(int);
 static enum ready_state read_notification(int, pid_t, pid_t);
 static bool read_lines(const char *);
 static ssize_t receive(int, int, pid_t *, char *, size_t);
@@ -89,12 +88,13 @@ open_notify_socket(struct ready *r, int avoid)
 enum ready_state
 ready_read(const struct ready *r, pid_t pid, pid_t sid)
 {
-	return r->is_pipe ? read_pipe(r->fd) :
+	return r->is_pipe ? ready_read_pipe(r->fd) :
 	    read_notification(r->fd, pid, sid);
 }
 
-static enum ready_state
-read_pipe(int fd)
+/* What a ready pipe (--ready-fd) says. */
+enum ready_state
+ready_read_pipe(int fd)
 {
 	char buf[64];
 	ssize_t n;

@@ -26,6 +26,7 @@ enum ready_state {
 
 int ready_open(struct ready *r, int ready_fd, int avoid);
 enum ready_state ready_read(const struct ready *r, pid_t pid, pid_t sid);
+enum ready_state ready_read_pipe(int fd);
 int notify_send(char *const lines[]);
 ssize_t ready_receive(int fd, pid_t *sender, char *buf, size_t size);
 void ready_drop(int fd);

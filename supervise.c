@@ -1190,7 +1190,6 @@ take_exec_pipes(struct supervisor *sv, nfds_t n)
 static void
 take_ready_pipes(struct supervisor *sv, nfds_t n)
 {
-	struct ready r = { .is_pipe = true, .write_fd = -1 };
 	enum ready_state st;
 	nfds_t k;
 	int i;
@@ -1199,8 +1198,7 @@ take_ready_pipes(struct supervisor *sv, nfds_t n)
 		i = sv->which[k];
 		if (sv->pfd[k].revents == 0 || sv->w[i].ready_fd != sv->pfd[k].fd)
 			continue;
-		r.fd = sv->w[i].ready_fd;
-		st = ready_read(&r, 0, 0);
+		st = ready_read_pipe(sv->w[i].ready_fd);
 		if (st == READY_NOT_YET)
 			continue;
 		sv->w[i].ready = st == READY_YES;
