@@ -38,8 +38,9 @@
 #define READS_PER_TURN 4
 /* A line being gathered takes memory in steps of this. */
 #define LINE_CHUNK (64 * 1024)
-/* A dead worker's pipe holds 64 KiB or so; orphans may add, not forever. */
+/* A dead worker's pipe holds 1 MiB at most; orphans may add, not forever. */
 #define DRAIN_READS 16
+#define DRAIN_BYTES (16L << 20)
 /* Pieces in one writev(2): a stamp and a line, each, with -T. */
 #define BATCH_IOV 1024
 /* More pieces than this are copied together, up to this many bytes. */
@@ -47,6 +48,11 @@
 #define GATHER_SIZE (512 * 1024)
 /* Waiting for a slow reader beyond this, the streams to it pause. */
 #define PENDING_MAX (1L << 20)
+/* While anything waits for a slow reader, a read takes no more than this:
+ * -T makes up to 35 times as much of it (empty lines, continued). */
+#define SLOW_READ (32 * 1024)
+/* What waits for a reader is kept up to this; more is lost, and counted. */
+#define PENDING_CAP (4L << 20)
 /* At exit, how long a slow reader gets for what waits for it. */
 #define FLUSH_MS 1000
 
@@ -65,7 +71,7 @@ static ssize_t out_write(const struct relay_output *, const struct iovec *,
 static struct relay_output *output(struct relay *, int);
 static bool same_file(int, int);
 static int room_for_one(struct relay *);
-static void take_stream(struct relay *, struct relay_stream *, int);
+static size_t take_stream(struct relay *, struct relay_stream *, int);
 static void grow_pipe(struct relay_stream *);
 static void give_back_buf(struct relay *);
 static char *map_buffer(size_t);
@@ -91,6 +97,9 @@ static void lose(struct relay *, struct relay_output *, size_t, int);
 static void keep_pending(struct relay_output *, const struct iovec *, int);
 static void write_pending(struct relay *, struct relay_output *);
 static void end_stream(struct relay *, struct relay_stream *);
+static void drain_stream(struct relay *, struct relay_stream *, long);
+static void flush_pending(struct relay *, struct relay_output *, size_t,
+    long);
 static void begin(struct relay *);
 static void stamp(struct relay *);
 
@@ -289,17 +298,23 @@ relay_take(struct relay *r, const struct pollfd *pfd, int n)
 
 /*
  * Up to turns reads of one stream, fewer once it is empty for now; at its
- * end, its last line goes too.
+ * end, its last line goes too.  What it read, or 0 if it found the pipe
+ * empty or at its end.
  */
-static void
+static size_t
 take_stream(struct relay *r, struct relay_stream *st, int turns)
 {
+	const struct relay_output *o = output(r, st->to);
 	ssize_t n, last = 0;
+	size_t got = 0;
 
-	while (turns-- > 0 && st->fd != -1) {
-		n = read(st->fd, r->buf, READ_SIZE);
+	/* A slow reader's streams wait while it takes what waits for it. */
+	while (turns-- > 0 && st->fd != -1 && o->pending_len <= PENDING_MAX) {
+		n = read(st->fd, r->buf, o->pending_len > 0 ? SLOW_READ :
+		    READ_SIZE);
 		if (n > 0) {
 			last = n;
+			got += (size_t)n;
 			if ((size_t)n > r->buf_used)
 				r->buf_used = (size_t)n;
 			if (n == st->pipe_size)
@@ -316,10 +331,13 @@ take_stream(struct relay *r, struct relay_stream *st, int turns)
 		else if (n == -1 && errno == EAGAIN) {
 			if (last < QUIET_READ)
 				give_back_buf(r);
-			return;
-		} else
+			return 0;
+		} else {
 			end_stream(r, st);
+			return 0;
+		}
 	}
+	return got;
 }
 
 /*
@@ -599,7 +617,10 @@ put(struct relay *r, int to, struct iovec *iov, int n, size_t bytes)
 	ssize_t w;
 
 	if (o->pending_len > 0) {
-		keep_pending(o, iov, n);
+		if (o->pending_len + bytes > (size_t)PENDING_CAP)
+			lose(r, o, bytes, EAGAIN);
+		else
+			keep_pending(o, iov, n);
 		return;
 	}
 	if (o->fd == -1 || (o->lost > 0 && !say_loss(o))) {
@@ -734,21 +755,24 @@ lose(struct relay *r, struct relay_output *o, size_t bytes, int err)
 static void
 keep_pending(struct relay_output *o, const struct iovec *iov, int n)
 {
-	size_t need = o->pending_len;
+	size_t need = o->pending_len, size;
 	char *p;
 	int i;
 
 	for (i = 0; i < n; i++)
 		need += iov[i].iov_len;
 	if (need > o->pending_size) {
-		p = realloc(o->pending, need);
+		/* Twice as large: growing by what comes would copy it all
+		 * again each time, where realloc cannot move pages. */
+		size = o->pending_size * 2 > need ? o->pending_size * 2 : need;
+		p = realloc(o->pending, size);
 		if (p == NULL) {
 			o->lost += (long long)(need - o->pending_len);
 			o->lost_errno = ENOMEM;
 			return;
 		}
 		o->pending = p;
-		o->pending_size = need;
+		o->pending_size = size;
 	}
 	for (i = 0; i < n; i++) {
 		memcpy(o->pending + o->pending_len, iov[i].iov_base,
@@ -878,24 +902,51 @@ void
 relay_close(struct relay *r)
 {
 	long until = now_ms() + FLUSH_MS;
-	struct pollfd p;
 	int i, to;
 
-	for (i = 0; i < r->nstreams; i++) {
-		take_stream(r, &r->streams[i], DRAIN_READS);
-		end_stream(r, &r->streams[i]);
-	}
+	for (i = 0; i < r->nstreams; i++)
+		drain_stream(r, &r->streams[i], until);
 	r->nstreams = 0;
 	for (to = 0; to < 2; to++)
-		while (r->out[to].pending_len > 0 && now_ms() < until) {
-			p = (struct pollfd){ .fd = r->out[to].fd,
-			    .events = POLLOUT };
-			if (poll(&p, 1, (int)(until - now_ms())) == 1)
-				write_pending(r, &r->out[to]);
-		}
+		flush_pending(r, &r->out[to], 0, until);
 	for (to = 0; to < 2; to++)
 		if (r->out[to].lost > 0 && r->out[to].fd != -1)
 			(void)say_loss(&r->out[to]);
+}
+
+/*
+ * At the end, a stream read to its end (DRAIN_BYTES at most), what waits
+ * for a slow reader written as it goes, until the deadline.
+ */
+static void
+drain_stream(struct relay *r, struct relay_stream *st, long until)
+{
+	struct relay_output *o = output(r, st->to);
+	size_t got, drained = 0;
+
+	do {
+		flush_pending(r, o, PENDING_MAX, until);
+		if (o->pending_len > PENDING_MAX)
+			break;
+		got = take_stream(r, st, 1);
+		drained += got;
+	} while (got > 0 && drained < (size_t)DRAIN_BYTES);
+	end_stream(r, st);
+}
+
+/* Writes what waits for a slow reader until no more than keep bytes wait,
+ * or the deadline passes. */
+static void
+flush_pending(struct relay *r, struct relay_output *o, size_t keep,
+    long until)
+{
+	struct pollfd p;
+
+	while (o->pending_len > keep && now_ms() < until) {
+		p = (struct pollfd){ .fd = o->fd, .events = POLLOUT };
+		if (poll(&p, 1, (int)(until - now_ms())) == 1)
+			write_pending(r, o);
+	}
 }
 
 /* The relay's memory and descriptors of its own. */

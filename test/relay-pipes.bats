@@ -124,3 +124,24 @@ PERL
 @test "-T: once a burst that filled a grown pipe is over, the relay keeps no more of its buffers than a new pipe's worth each" {
 	assert_burst_given_back -T
 }
+
+# A reader that never reads: what waits for it stays near PENDING_CAP
+# (4 MiB), however fast the worker writes and however much -T makes of its
+# lines (16 times as much for 2-byte lines); the rest is lost, and counted.
+@test "-T to a FIFO whose reader never reads: a worker writing at full speed grows the relay by less than 24 MiB" {
+	mkfifo fifo go
+	(sleep 1000 <fifo &)
+	"$DAEMONIZE" -T -c "$PWD" -o fifo -p "$PF" sh -c 'read -r _ <go; exec yes'
+	sup=$(pid_in "$PF")
+	wait_until 5 '[ -n "$(children_of "$sup")" ]'
+	worker=$(children_of "$sup")
+	before=$(awk '/^VmHWM:/ { print $2 }' "/proc/$sup/status")
+	timeout 5 sh -c "echo >go"
+	# Settled: the worker blocked on its full pipe, the relay asleep in
+	# poll(2), its streams paused for the reader.
+	wait_until 10 '[[ $(cat "/proc/$worker/wchan") == *pipe_write ]] &&
+		[[ $(cat "/proc/$sup/wchan") == *poll* ]]'
+	after=$(awk '/^VmHWM:/ { print $2 }' "/proc/$sup/status")
+	echo "relay's peak: $before kB, then $after kB" >&2
+	((after - before < 24576))
+}
