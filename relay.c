@@ -39,7 +39,6 @@
 /* A line being gathered takes memory in steps of this. */
 #define LINE_CHUNK (64 * 1024)
 /* A dead worker's pipe holds 1 MiB at most; orphans may add, not forever. */
-#define DRAIN_READS 16
 #define DRAIN_BYTES (16L << 20)
 /* Pieces in one writev(2): a stamp and a line, each, with -T. */
 #define BATCH_IOV 1024
@@ -97,7 +96,7 @@ static void lose(struct relay *, struct relay_output *, size_t, int);
 static void keep_pending(struct relay_output *, const struct iovec *, int);
 static void write_pending(struct relay *, struct relay_output *);
 static void end_stream(struct relay *, struct relay_stream *);
-static void drain_stream(struct relay *, struct relay_stream *, long);
+static void drain(struct relay *, struct relay_stream *, long);
 static void flush_pending(struct relay *, struct relay_output *, size_t,
     long);
 static void begin(struct relay *);
@@ -308,8 +307,10 @@ take_stream(struct relay *r, struct relay_stream *st, int turns)
 	ssize_t n, last = 0;
 	size_t got = 0;
 
-	/* A slow reader's streams wait while it takes what waits for it. */
-	while (turns-- > 0 && st->fd != -1 && o->pending_len <= PENDING_MAX) {
+	/* A slow reader's streams wait while it takes what waits for it;
+	 * not a drain, which keeps a dead worker's lines before its end. */
+	while (turns-- > 0 && st->fd != -1 &&
+	    (o->pending_len <= PENDING_MAX || r->draining)) {
 		n = read(st->fd, r->buf, o->pending_len > 0 ? SLOW_READ :
 		    READ_SIZE);
 		if (n > 0) {
@@ -391,7 +392,7 @@ relay_drain(struct relay *r, int worker)
 
 	for (i = 0; i < r->nstreams; i++)
 		if (r->streams[i].worker == worker && !r->streams[i].old)
-			take_stream(r, &r->streams[i], DRAIN_READS);
+			drain(r, &r->streams[i], 0);
 }
 
 /*
@@ -672,7 +673,7 @@ skip(struct iovec **iov, int *n, size_t done)
 		(*iov)++;
 		(*n)--;
 	}
-	if (done > 0) {
+	if (done > 0 && *n > 0) {
 		last = ((const char *)(*iov)->iov_base)[done - 1];
 		(*iov)->iov_base = (char *)(*iov)->iov_base + done;
 		(*iov)->iov_len -= done;
@@ -693,8 +694,8 @@ say_loss(struct relay_output *o)
 	n = fmt(line, sizeof(line), "%sdaemonize: %lld bytes lost: %s\n",
 	    o->cut && !ends_line(o->fd) ? "\n" : "", o->lost,
 	    strerror(o->lost_errno));
-	if (n <= 0 || (size_t)n >= sizeof(line) || write(o->fd, line,
-	    (size_t)n) != n)
+	if (n <= 0 || (size_t)n >= sizeof(line) || out_write(o,
+	    &(struct iovec){ .iov_base = line, .iov_len = (size_t)n }, 1) != n)
 		return false;
 	o->lost = 0;
 	o->lost_errno = 0;
@@ -904,8 +905,10 @@ relay_close(struct relay *r)
 	long until = now_ms() + FLUSH_MS;
 	int i, to;
 
-	for (i = 0; i < r->nstreams; i++)
-		drain_stream(r, &r->streams[i], until);
+	for (i = 0; i < r->nstreams; i++) {
+		drain(r, &r->streams[i], until);
+		end_stream(r, &r->streams[i]);
+	}
 	r->nstreams = 0;
 	for (to = 0; to < 2; to++)
 		flush_pending(r, &r->out[to], 0, until);
@@ -915,23 +918,25 @@ relay_close(struct relay *r)
 }
 
 /*
- * At the end, a stream read to its end (DRAIN_BYTES at most), what waits
- * for a slow reader written as it goes, until the deadline.
+ * A stream read until it is empty or at its end (DRAIN_BYTES at most:
+ * orphans may write on), whatever waits for its reader: what it cannot
+ * keep (PENDING_CAP) is lost, and counted.  With a deadline (until > 0),
+ * the reader is waited for as it goes, until then.
  */
 static void
-drain_stream(struct relay *r, struct relay_stream *st, long until)
+drain(struct relay *r, struct relay_stream *st, long until)
 {
 	struct relay_output *o = output(r, st->to);
 	size_t got, drained = 0;
 
+	r->draining = true;
 	do {
-		flush_pending(r, o, PENDING_MAX, until);
-		if (o->pending_len > PENDING_MAX)
-			break;
+		if (until > 0)
+			flush_pending(r, o, PENDING_MAX, until);
 		got = take_stream(r, st, 1);
 		drained += got;
 	} while (got > 0 && drained < (size_t)DRAIN_BYTES);
-	end_stream(r, st);
+	r->draining = false;
 }
 
 /* Writes what waits for a slow reader until no more than keep bytes wait,
@@ -941,10 +946,11 @@ flush_pending(struct relay *r, struct relay_output *o, size_t keep,
     long until)
 {
 	struct pollfd p;
+	long left;
 
-	while (o->pending_len > keep && now_ms() < until) {
+	while (o->pending_len > keep && (left = until - now_ms()) > 0) {
 		p = (struct pollfd){ .fd = o->fd, .events = POLLOUT };
-		if (poll(&p, 1, (int)(until - now_ms())) == 1)
+		if (poll(&p, 1, (int)left) == 1)
 			write_pending(r, o);
 	}
 }

@@ -72,6 +72,7 @@ struct relay {
 	size_t buf_used;	/* of buf: what reads touched since */
 	char *gather;		/* -T: stamps and lines, copied together */
 	size_t gather_used;	/* of gather: what flushes touched since */
+	bool draining;		/* reading a stream to its end */
 	struct logsend log;
 	bool syslog_up;		/* for the lines of this read */
 	pid_t self;

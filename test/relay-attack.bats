@@ -44,14 +44,14 @@ in_pipe_write() {
 	[[ $(cat "/proc/$1/wchan" 2>/dev/null) == *pipe_write* ]]
 }
 
-# A socket, not a pipe, on standard output (systemd gives a service one
-# to the journal): the relay could not open it again as a non-blocking
-# description of its own, and wrote to it as it was, blocking.  With its
-# reader no longer reading, the supervisor hung in sendmsg(2) and never
-# read its signals: a TERM stopped nothing.
-@test "-f -T: a standard output socket whose reader stopped reading does not keep TERM from stopping the worker" {
+# Starts daemonize -f -T --kill-timeout 1 -p $PF with WORKER (a shell
+# command) as its worker, its standard output one end of a socket pair
+# whose other end a holder keeps, unread, until the file "release" is
+# there; then the holder writes daemonize's exit status to "rc".  Sets sup
+# and w, the supervisor's PID and the worker's, once the worker writes to
+# a pipe no one reads any more, the socket behind the relay being full.
+start_behind_unread_socket() {
 	require_command python3
-	# The holder keeps the other end of the socket, unread, until told.
 	cat >holder.py <<'EOF'
 import os, socket, sys, time
 a, b = socket.socketpair()
@@ -74,16 +74,22 @@ with open("rc.tmp", "w") as f:
 os.rename("rc.tmp", "rc")
 EOF
 	python3 holder.py "$DAEMONIZE" -f -T --kill-timeout 1 -p "$PF" \
-		sh -c 'echo $$ >"$0/w.tmp" && mv "$0/w.tmp" "$0/w" &&
-			exec yes 0123456789abcdef' "$BATS_TEST_TMPDIR" \
-		2>events 3>&- &
+		sh -c 'echo $$ >"$0/w.tmp" && mv "$0/w.tmp" "$0/w" && '"$1" \
+		"$BATS_TEST_TMPDIR" 2>events 3>&- &
 	wait_until 5 '[ -s sup.pid ] && [ -s w ]'
 	sup=$(cat sup.pid) w=$(cat w)
-	# What the test stands on: the worker writes to a pipe no one reads
-	# any more, the socket behind the relay being full.
 	[ "$(pid_in "$PF")" = "$sup" ]
 	[[ $(readlink "/proc/$sup/fd/1") == socket:* ]]
 	wait_until 5 "in_pipe_write $w"
+}
+
+# A socket, not a pipe, on standard output (systemd gives a service one
+# to the journal): the relay could not open it again as a non-blocking
+# description of its own, and wrote to it as it was, blocking.  With its
+# reader no longer reading, the supervisor hung in sendmsg(2) and never
+# read its signals: a TERM stopped nothing.
+@test "-f -T: a standard output socket whose reader stopped reading does not keep TERM from stopping the worker" {
+	start_behind_unread_socket 'exec yes 0123456789abcdef'
 	kill -TERM "$sup"
 	if ! wait_until 3 "! is_alive $w"; then
 		echo "worker $w still runs 3 s after TERM (kill-timeout 1 s);" \
@@ -93,6 +99,23 @@ EOF
 	# Once the reader goes, what waited for it goes too, and it exits 0.
 	touch release
 	wait_until 7 '[ -s rc ]'
+	[ "$(cat rc)" = 0 ]
+}
+
+# At its exit the relay reads what the worker's pipe still holds: -T
+# makes 16 times as much of short lines, more than it keeps for a slow
+# reader, and the loss is told at the end, to that same socket: a write
+# that waited for a reader that never reads.
+@test "-f -T: a standard output socket whose reader stopped reading does not keep the supervisor from exiting once stopped" {
+	start_behind_unread_socket 'exec yes'
+	kill -TERM "$sup"
+	if ! wait_until 6 "! is_alive $sup"; then
+		echo "supervisor $sup still runs 6 s after TERM;" \
+			"in $(cat "/proc/$sup/wchan")" >&2
+		return 1
+	fi
+	touch release
+	wait_until 5 '[ -s rc ]'
 	[ "$(cat rc)" = 0 ]
 }
 

@@ -130,10 +130,13 @@ PERL
 # lines (16 times as much for 2-byte lines); the rest is lost, and counted.
 @test "-T to a FIFO whose reader never reads: a worker writing at full speed grows the relay by less than 24 MiB" {
 	mkfifo fifo go
+	# (A reader that never reads: sleep holds the FIFO open.)
+	# shellcheck disable=SC2217
 	(sleep 1000 <fifo &)
 	"$DAEMONIZE" -T -c "$PWD" -o fifo -p "$PF" sh -c 'read -r _ <go; exec yes'
 	sup=$(pid_in "$PF")
 	wait_until 5 '[ -n "$(children_of "$sup")" ]'
+	# shellcheck disable=SC2034 # read in the conditions below
 	worker=$(children_of "$sup")
 	before=$(awk '/^VmHWM:/ { print $2 }' "/proc/$sup/status")
 	timeout 5 sh -c "echo >go"
@@ -144,4 +147,21 @@ PERL
 	after=$(awk '/^VmHWM:/ { print $2 }' "/proc/$sup/status")
 	echo "relay's peak: $before kB, then $after kB" >&2
 	((after - before < 24576))
+}
+
+# The reader takes 64 KiB each 50 ms: what waits for it passes 1 MiB, and
+# the streams pause; the worker's end must still come after its last line.
+@test "-H to a slow reader: a worker's last line comes before the news of its exit" {
+	mkfifo fifo
+	(perl -e '$| = 1; while (sysread STDIN, my $b, 65536) {
+		print $b; select undef, undef, undef, 0.05 }' <fifo >out &)
+	"$DAEMONIZE" -H --restart=no -o "$PWD/fifo" -e "$PWD/fifo" -p "$PF" \
+		sh -c 'seq 300000; echo LAST; exit 3'
+	wait_until 30 'grep -q "no worker left" out'
+	last=$(grep -n -x LAST out | cut -d: -f1)
+	exited=$(grep -n "worker 0 (pid [0-9]*) exited with status 3" out | cut -d: -f1)
+	echo "LAST at line $last, the exit at line $exited" >&2
+	[ -n "$last" ] && [ -n "$exited" ]
+	[ "$last" -lt "$exited" ]
+	[ "$(grep -c -x '[0-9]*' out)" -eq 300000 ]
 }
