@@ -143,9 +143,14 @@ READY=(sh -c '"$1" --notify; exec sleep 1000' sh)
 	assert_gone_then_nothing_left
 }
 
-# The PID the process PID forked, from the strace log.
+# The PID the process PID forked, from the strace log: the call's name
+# begins its line, or its resumption (a path with "clone" in it, in a read
+# of /proc/self/cmdline, is none).
 forked_by() {
-	awk -v p="$1" '$1 == p && /(clone|fork)/ && / = [0-9]+$/ { print $NF; exit }' log
+	awk -v p="$1" '$1 == p && / = [0-9]+$/ &&
+		($2 ~ /^(clone3?|v?fork)\(/ || ($2 == "<..." && $3 ~ /^(clone3?|v?fork)$/)) {
+			print $NF; exit
+		}' log
 }
 
 stopped() {
